@@ -1,0 +1,1 @@
+"""supernet-bench harness: protocol, budget, data, evaluation, metrics, results store and CLI."""

@@ -1,0 +1,66 @@
+"""The fixed architecture sample every method and seed of a suite is scored on.
+
+`random:N` (seeded by eval.sample_seed, independent of the run seed), `all`, `subset:NAME` (a
+published list shipped with the benchmark's data, e.g. NB201 `kt-subset-327`) or `file:PATH`
+(one canonical arch string per line, or a csv/parquet with an `arch` column).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import BenchError, DataError
+from spaces.base import Arch, SearchSpace
+
+
+def select_archs(space: SearchSpace, spec: str, seed: int, data_dir: Path | None) -> list[Arch]:
+    kind, _, arg = spec.partition(":")
+    if kind == "random":
+        try:
+            n = int(arg)
+        except ValueError:
+            raise BenchError(f"eval.sample {spec!r}: random:N needs an integer N") from None
+        if n < 2:
+            raise BenchError(f"eval.sample {spec!r}: need at least 2 architectures to rank")
+        return space.sample_distinct(np.random.default_rng(seed), n)
+    if kind == "all":
+        return list(space.enumerate())
+    if kind == "subset":
+        loader = getattr(space, "load_named_subset", None)
+        if loader is None:
+            raise BenchError(f"space {space.label} has no named architecture subsets")
+        archs = loader(arg, data_dir)
+        return [space.check(tuple(a)) for a in archs]
+    if kind == "file":
+        return read_arch_list(space, Path(arg))
+    raise BenchError(f"eval.sample {spec!r} must be random:N, all, subset:NAME or file:PATH")
+
+
+def read_arch_list(space: SearchSpace, path: Path) -> list[Arch]:
+    if not path.is_file():
+        raise DataError(f"architecture list {path} does not exist")
+    if path.suffix in (".csv", ".parquet"):
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        if "arch" not in df.columns:
+            raise DataError(f"architecture list {path} has no 'arch' column")
+        texts = df["arch"].astype(str).tolist()
+    else:
+        texts = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    archs = []
+    for i, text in enumerate(texts, 1):
+        try:
+            archs.append(space.decode(text))
+        except BenchError as e:
+            raise BenchError(f"{path}, entry {i}: {e}") from None
+    if len(set(archs)) != len(archs):
+        raise DataError(f"architecture list {path} has duplicate architectures")
+    return archs
+
+
+def sample_digest(space: SearchSpace, archs: list[Arch]) -> str:
+    """sha256 of the canonical strings: two runs ranked the same archs iff digests match."""
+    return hashlib.sha256("\n".join(space.encode(a) for a in archs).encode()).hexdigest()

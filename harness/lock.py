@@ -1,0 +1,32 @@
+"""An exclusive, non-blocking lock on a run directory, so two suites never write one run at once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from harness.errors import BenchError
+
+
+class DirLock:
+    def __init__(self, directory: str | Path):
+        self.path = Path(directory) / ".lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> DirLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise BenchError(f"run directory {self.path.parent} is being written by another process") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None

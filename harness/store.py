@@ -1,0 +1,95 @@
+"""One directory per run: manifest.json, metrics.parquet, predictions.parquet, and state.pt while
+the run is in progress. Every file is replaced atomically; a run is complete only when its
+manifest says so, and `state.pt` (written after each checkpoint) lets --resume continue it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from harness.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
+from harness.errors import BenchError
+from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.parquet"
+PREDICTIONS = "predictions.parquet"
+STATE = "state.pt"
+LOCK = ".lock"
+
+
+class RunStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # --- status ------------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.root / MANIFEST
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise BenchError(f"{path} is corrupt: {e}") from None
+
+    def is_complete(self) -> bool:
+        m = self.manifest()
+        return m is not None and m.get("status") == "complete"
+
+    def has_state(self) -> bool:
+        return (self.root / STATE).is_file()
+
+    def prepare(self, resume: bool) -> None:
+        """Check the directory may be (re)used; never deletes anything already written."""
+        if self.root.exists() and not self.root.is_dir():
+            raise BenchError(f"output path {self.root} exists and is not a directory")
+        if self.root.is_dir() and any(p.name != LOCK for p in self.root.iterdir()) and not resume:
+            raise BenchError(f"output directory {self.root} is not empty; pass --resume to continue it")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # --- writes ------------------------------------------------------------------------------
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        atomic_write_json(self.root / MANIFEST, manifest)
+
+    def write_results(self, metrics_rows: list[dict], prediction_rows: list[dict]) -> None:
+        atomic_write_table(pa.Table.from_pylist(metrics_rows, schema=METRICS_SCHEMA), self.root / METRICS)
+        atomic_write_table(pa.Table.from_pylist(prediction_rows, schema=PREDICTIONS_SCHEMA), self.root / PREDICTIONS)
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        atomic_save_torch(state, self.root / STATE)
+
+    def load_state(self) -> dict[str, Any]:
+        try:
+            return torch.load(self.root / STATE, map_location="cpu", weights_only=False)
+        except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
+            raise BenchError(f"cannot read resume state {self.root / STATE}: {e}") from None
+
+    def clear_state(self) -> None:
+        path = self.root / STATE
+        if path.exists():
+            os.unlink(path)
+
+    # --- reads -------------------------------------------------------------------------------
+    def read_metrics(self) -> pa.Table:
+        return read_table(self.root / METRICS, METRICS_SCHEMA)
+
+    def read_predictions(self) -> pa.Table:
+        return read_table(self.root / PREDICTIONS, PREDICTIONS_SCHEMA)
+
+
+def read_table(path: Path, schema: pa.Schema) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise BenchError(f"cannot read {path}: {e}") from None
+    missing = [n for n in schema.names if n not in table.column_names]
+    if missing:
+        raise BenchError(f"{path} lacks columns: {', '.join(missing)}")
+    return table

@@ -1,0 +1,101 @@
+"""The method contract: set up, take one step (returning subnet passes spent), score an architecture.
+
+The harness owns the loop, budget, data, checkpoints, evaluation and I/O; a method owns its
+supernet(s), optimizer(s) and schedule. Constructors only store keyword hyperparameters (sklearn
+style); checks happen in `setup`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from spaces.base import Arch, OpMask, SearchSpace
+
+
+@dataclass
+class TrainContext:
+    """Everything a method may use; given to `Method.setup` by the harness."""
+
+    space: SearchSpace
+    num_classes: int
+    supernet_kwargs: dict[str, Any]  # size and BN options of the profile (C, N, bn_affine, ...)
+    next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]]  # training batches (augmented, normalized)
+    total_passes: int  # the whole run's budget in subnet passes
+    batch_size: int
+    train_size: int
+    seed: int
+    rng: np.random.Generator  # the method's own random stream (saved for --resume)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def build_supernet(self, weights_factory=None) -> nn.Module:
+        """A freshly initialised supernet of the profile's size (seeded by the torch global RNG)."""
+        return self.space.build_supernet(self.num_classes, weights_factory=weights_factory, **self.supernet_kwargs).to(
+            self.device
+        )
+
+
+@dataclass
+class ScoringModel:
+    """What scores one architecture: the module whose BN state is recalibrated, and its forward."""
+
+    module: nn.Module
+    forward: Callable[[torch.Tensor], torch.Tensor]
+
+
+class Method(ABC):
+    """Base class of every supernet-training method."""
+
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def setup(self, ctx: TrainContext) -> None:
+        """Build supernet(s) and optimizer(s); validate hyperparameters."""
+
+    @abstractmethod
+    def step(self) -> int:
+        """Train on one or more batches (pulled from ctx.next_batch); return the subnet passes spent."""
+
+    @abstractmethod
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        """The model that scores `arch` (e.g. its sub-supernet for Few-Shot NAS)."""
+
+    def diagnostics(self) -> dict[str, float]:
+        """Extra per-checkpoint numbers (e.g. CLOSE's block count); written with the metrics."""
+        return {}
+
+    def decisions(self) -> dict[str, Any]:
+        """Run-level decisions (MS edge, split edges...) recorded in the manifest."""
+        return {}
+
+    @abstractmethod
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training bit-identically after --resume."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+    # -- introspection used by `supernet-bench list methods -v` and the manifest ------------------
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        sig = inspect.signature(cls.__init__)
+        return {
+            k: p.default
+            for k, p in sig.parameters.items()
+            if k not in ("self", "policies") and p.default is not inspect.Parameter.empty
+        }
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.default_params()}
+
+
+def mask_with(mask: OpMask, fixed: dict[int, int]) -> OpMask:
+    """The mask with some slots pinned to one op."""
+    return tuple(frozenset([fixed[i]]) if i in fixed else m for i, m in enumerate(mask))

@@ -1,0 +1,65 @@
+"""CaLR: complexity-aware learning rate (CaLR+MS paper §3.2.1; Eqs. 3-6 rebuilt from the DYNAS code).
+
+eta_t(alpha) = eta_0 * (1 - t/T) ** gamma(alpha),  gamma = w * ln C(alpha) + tau, where w and tau map
+[ln C_min, ln C_max] linearly onto [gamma_max, 1/gamma_max]: small subnets decay fast, big ones slowly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.errors import BenchError
+from methods.policies import Policy, register_policy
+from spaces.base import Arch, SearchSpace
+
+_ENUMERATE_LIMIT = 200_000  # spaces larger than this get C_min/C_max from a seeded sample
+
+
+@register_policy("calr")
+class CaLR(Policy):
+    """Per-subnet LR decay exponent from its #params.
+
+    mode: "auto" = LR per step for one subnet per step (SPOS), loss weights at constant LR when a
+    step trains several subnets (FairNAS, specs §7.3); "lr" / "loss" force one of the two.
+    """
+
+    name = "calr"
+
+    def __init__(self, gamma_max: float = 4.0, mode: str = "auto"):
+        self.gamma_max = gamma_max
+        self.mode = mode
+
+    def bind(self, space: SearchSpace) -> CaLR:
+        if self.gamma_max <= 1.0:
+            raise BenchError(f"calr gamma_max must be > 1, got {self.gamma_max}")
+        if self.mode not in ("auto", "lr", "loss"):
+            raise BenchError(f"calr mode must be auto, lr or loss, got {self.mode!r}")
+        self.space = space
+        if space.size() <= _ENUMERATE_LIMIT:
+            archs = list(space.enumerate())
+        else:
+            archs = space.sample_distinct(np.random.default_rng(0), 20_000)
+        comps = np.array([space.complexity(a) for a in archs], dtype=np.float64)
+        self.c_min, self.c_max = float(comps.min()), float(comps.max())
+        gamma_min = 1.0 / self.gamma_max
+        span = math.log(self.c_max) - math.log(self.c_min)
+        self.w = -(self.gamma_max - gamma_min) / span if span > 0 else 0.0
+        self.tau = gamma_min - self.w * math.log(self.c_max)
+        self._cache: dict[Arch, float] = {}
+        return self
+
+    def gamma(self, arch: Arch) -> float:
+        g = self._cache.get(arch)
+        if g is None:
+            g = self.w * math.log(self.space.complexity(arch)) + self.tau
+            self._cache[arch] = g
+        return g
+
+    def factor(self, progress: float, arch: Arch) -> float:
+        """(1 - t/T) ** gamma(arch), progress = t/T in [0, 1]."""
+        return max(0.0, 1.0 - progress) ** self.gamma(arch)
+
+    def decisions(self) -> dict:
+        return {"calr_c_min": self.c_min, "calr_c_max": self.c_max, "calr_gamma_max": self.gamma_max}

@@ -1,0 +1,212 @@
+"""The single-path trainer every sampling-based method is built from, and vanilla SPOS.
+
+A trainer = one supernet + an op mask + a sampler (uniform / fair) + an LR schedule + optional
+CaLR and MS policies. SPOS, FairNAS, the Few-Shot sub-supernets and GM-NAS leaves are all trainers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from harness.errors import BenchError
+from methods import register_method
+from methods.base import Method, ScoringModel, TrainContext, mask_with
+from methods.policies import Policy
+from methods.policies.calr import CaLR
+from methods.policies.ms import MomentumSeparation
+from methods.sampling import SAMPLERS
+from spaces.base import Arch, OpMask, SearchSpace
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+class SinglePathTrainer:
+    """Trains one supernet on sampled single paths inside `mask` for `total_passes` passes."""
+
+    def __init__(
+        self,
+        supernet: nn.Module,
+        space: SearchSpace,
+        mask: OpMask,
+        rng: np.random.Generator,
+        total_passes: int,
+        *,
+        sampler: str = "uniform",
+        lr: float = 0.025,
+        lr_min: float = 0.0,
+        lr_schedule: str = "cosine",
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        grad_clip: float = 5.0,
+        zero_grad_set_to_none: bool = True,
+        calr: CaLR | None = None,
+        ms: MomentumSeparation | None = None,
+    ):
+        if lr < 0 or lr_min < 0:
+            raise BenchError(f"learning rates must be >= 0 (lr={lr}, lr_min={lr_min})")
+        if lr_schedule not in LR_SCHEDULES:
+            raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+        if sampler not in SAMPLERS:
+            raise BenchError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+        self.supernet, self.space, self.mask, self.rng = supernet, space, mask, rng
+        self.sample = SAMPLERS[sampler]
+        self.paths_per_step = 1 if sampler == "uniform" else max(len(m) for m in mask)
+        self.total_steps = max(1, total_passes // self.paths_per_step)
+        self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
+        self.grad_clip, self.set_to_none = grad_clip, zero_grad_set_to_none
+        self.calr, self.ms = calr, ms
+        self.calr_mode = None
+        if calr is not None:
+            self.calr_mode = calr.mode if calr.mode != "auto" else ("lr" if self.paths_per_step == 1 else "loss")
+        n_opt = len(ms.clusters) if ms is not None else 1
+        params = list(supernet.parameters())
+        self.optimizers = [
+            torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+            for _ in range(n_opt)
+        ]
+        self.t = 0
+
+    @property
+    def progress(self) -> float:
+        return min(self.t / self.total_steps, 1.0)
+
+    def scheduled_lr(self) -> float:
+        if self.lr_schedule == "constant" or self.calr_mode == "loss":
+            return self.lr  # FairNAS+CaLR puts the schedule into the loss weights (specs §7.3)
+        return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * self.progress))
+
+    def lr_for(self, arch: Arch) -> float:
+        if self.calr_mode == "lr":
+            return self.lr * self.calr.factor(self.progress, arch)
+        return self.scheduled_lr()
+
+    def sample_step(self) -> tuple[int, list[Arch]]:
+        """(optimizer index, architectures) for the next step."""
+        if self.ms is None:
+            return 0, self.sample(self.space, self.rng, self.mask)
+        op = int(self.rng.choice(self.ms.clusters))
+        return self.ms.cluster_of(op), self.sample(self.space, self.rng, mask_with(self.mask, {self.ms.chosen: op}))
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> int:
+        """One optimizer step on one batch; returns the subnet passes spent."""
+        opt_index, archs = self.sample_step()
+        optimizer = self.optimizers[opt_index]
+        self.supernet.train()
+        optimizer.zero_grad(set_to_none=self.set_to_none)
+        for arch in archs:
+            loss = F.cross_entropy(self.supernet(x, arch), y)
+            if self.calr_mode == "loss":
+                loss = loss * self.calr.factor(self.progress, arch)
+            loss.backward()
+        if self.grad_clip > 0:
+            nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+        for group in optimizer.param_groups:
+            group["lr"] = self.lr_for(archs[0])
+        optimizer.step()
+        self.t += 1
+        self.last_archs = archs
+        return len(archs)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "supernet": self.supernet.state_dict(),
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "t": self.t,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.supernet.load_state_dict(state["supernet"])
+        for o, s in zip(self.optimizers, state["optimizers"]):
+            o.load_state_dict(s)
+        self.t = state["t"]
+
+
+def split_policies(policies: list[Policy]) -> tuple[CaLR | None, MomentumSeparation | None]:
+    calr = next((p for p in policies if isinstance(p, CaLR)), None)
+    ms = next((p for p in policies if isinstance(p, MomentumSeparation)), None)
+    return calr, ms
+
+
+@register_method("spos")
+class SPOS(Method):
+    """Vanilla single-path one-shot: one uniformly sampled subnet per batch (specs §1)."""
+
+    accepts_policies = ("calr", "ms")
+    sampler = "uniform"
+
+    def __init__(
+        self,
+        lr: float = 0.025,
+        lr_min: float = 0.0,
+        lr_schedule: str = "cosine",
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        grad_clip: float = 5.0,
+        zero_grad_set_to_none: bool = True,
+        policies: list[Policy] | tuple = (),
+    ):
+        self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
+        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
+        self.grad_clip, self.zero_grad_set_to_none = grad_clip, zero_grad_set_to_none
+        self.policies = list(policies)
+
+    def trainer_kwargs(self) -> dict[str, Any]:
+        return dict(
+            sampler=self.sampler,
+            lr=self.lr,
+            lr_min=self.lr_min,
+            lr_schedule=self.lr_schedule,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip,
+            zero_grad_set_to_none=self.zero_grad_set_to_none,
+        )
+
+    def make_trainer(
+        self, supernet: nn.Module, mask: OpMask, total_passes: int, ms_exclude: tuple[int, ...] = ()
+    ) -> SinglePathTrainer:
+        calr, ms = split_policies(self.policies)
+        if calr is not None:
+            calr.bind(self.ctx.space)
+        if ms is not None:
+            ms = MomentumSeparation(**ms.get_params()).bind(self.ctx.space, mask, self.ctx.rng, ms_exclude)
+        return SinglePathTrainer(
+            supernet, self.ctx.space, mask, self.ctx.rng, total_passes, calr=calr, ms=ms, **self.trainer_kwargs()
+        )
+
+    def setup(self, ctx: TrainContext) -> None:
+        self.ctx = ctx
+        self.trainer = self.make_trainer(ctx.build_supernet(), ctx.space.allowed, ctx.total_passes)
+
+    def step(self) -> int:
+        x, y = self.ctx.next_batch()
+        return self.trainer.step(x, y)
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.trainer.supernet
+        return ScoringModel(net, lambda x: net(x, arch))
+
+    def decisions(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for p in (self.trainer.calr, self.trainer.ms):
+            if p is not None:
+                out.update(p.decisions())
+        return out
+
+    def diagnostics(self) -> dict[str, float]:
+        return {"lr": self.trainer.scheduled_lr()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])

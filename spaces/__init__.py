@@ -1,0 +1,41 @@
+"""Search spaces with ground truth. `get_space("nb201:no-zero")` is the one way in."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from harness.registry import Registry
+from spaces.base import Arch, OpMask, SearchSpace, Slot
+
+SPACES: Registry[type[SearchSpace]] = Registry("space", base=SearchSpace)
+register_space = SPACES.register
+
+_discovered = False
+
+
+def _discover() -> None:
+    """Import every module/package under spaces/ so their @register_space decorators run."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+def space_names() -> list[str]:
+    _discover()
+    return SPACES.names()
+
+
+def get_space(spec: str) -> SearchSpace:
+    """Build a space from `name` or `name:subset` (e.g. `nb201:only-conv`)."""
+    _discover()
+    name, _, subset = spec.partition(":")
+    cls = SPACES.get(name)
+    return cls(subset=subset or "full")
+
+
+__all__ = ["Arch", "OpMask", "SearchSpace", "Slot", "SPACES", "register_space", "get_space", "space_names"]

@@ -1,0 +1,117 @@
+"""The search-space interface every space implements, and the op-mask type methods sample within.
+
+An architecture is an immutable tuple of op indices, one per decision slot (NB201: 6 edges;
+Macro: 8 layers). Indices refer to the slot's full op list, so a subset space (e.g. NB201
+`no-zero`) only narrows `allowed`, never renumbers ops.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from harness.errors import BenchError
+
+if TYPE_CHECKING:
+    import torch.nn as nn
+
+    from harness.ground_truth import GroundTruth
+
+Arch = tuple[int, ...]
+OpMask = tuple[frozenset[int], ...]
+"""Allowed op indices per slot. Methods (Few-Shot, GM-NAS) train sub-supernets on narrower masks."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One decision: a name (NB201 edge `2<-1`, Macro `layer3`) and its candidate op names."""
+
+    name: str
+    ops: tuple[str, ...]
+
+
+class SearchSpace(ABC):
+    """A search space: encodings, enumeration, sampling, complexity, supernet and ground truth."""
+
+    name: ClassVar[str]
+    slots: tuple[Slot, ...]
+    subset: str = "full"
+
+    # --- the mask this space (or subset) allows --------------------------------------------------
+    @property
+    @abstractmethod
+    def allowed(self) -> OpMask:
+        """Allowed op indices per slot for this space/subset."""
+
+    @property
+    def full_mask(self) -> OpMask:
+        return self.allowed
+
+    # --- encodings ---------------------------------------------------------------------------------
+    @abstractmethod
+    def encode(self, arch: Arch) -> str:
+        """Canonical (official) string of an architecture."""
+
+    @abstractmethod
+    def decode(self, text: str) -> Arch:
+        """Parse a canonical string; raise BenchError naming the problem if malformed or not in space."""
+
+    def contains(self, arch: Arch, mask: OpMask | None = None) -> bool:
+        mask = self.allowed if mask is None else mask
+        return len(arch) == len(mask) and all(op in m for op, m in zip(arch, mask))
+
+    def check(self, arch: Arch) -> Arch:
+        if not self.contains(arch):
+            raise BenchError(f"architecture {arch!r} is not in space {self.label}")
+        return arch
+
+    @property
+    def label(self) -> str:
+        return self.name if self.subset == "full" else f"{self.name}:{self.subset}"
+
+    # --- enumeration and sampling ----------------------------------------------------------------
+    def size(self, mask: OpMask | None = None) -> int:
+        mask = self.allowed if mask is None else mask
+        return int(np.prod([len(m) for m in mask], dtype=np.int64))
+
+    def enumerate(self, mask: OpMask | None = None) -> Iterator[Arch]:
+        """All architectures in lexicographic op-index order."""
+        mask = self.allowed if mask is None else mask
+        return itertools.product(*[sorted(m) for m in mask])
+
+    def sample(self, rng: np.random.Generator, mask: OpMask | None = None) -> Arch:
+        """One architecture, each slot uniform over its allowed ops."""
+        mask = self.allowed if mask is None else mask
+        return tuple(int(rng.choice(sorted(m))) for m in mask)
+
+    def sample_distinct(self, rng: np.random.Generator, n: int, mask: OpMask | None = None) -> list[Arch]:
+        """n distinct architectures drawn uniformly without replacement (all of them if n >= size)."""
+        total = self.size(mask)
+        if n >= total:
+            return list(self.enumerate(mask))
+        seen: dict[Arch, None] = {}
+        while len(seen) < n:
+            seen.setdefault(self.sample(rng, mask))
+        return list(seen)
+
+    # --- properties of architectures ---------------------------------------------------------------
+    @abstractmethod
+    def complexity(self, arch: Arch) -> float:
+        """#parameters of the stand-alone network the benchmark trained for this architecture."""
+
+    # --- supernet and ground truth ----------------------------------------------------------------
+    @abstractmethod
+    def build_supernet(self, num_classes: int, weights_factory=None, **size) -> nn.Module:
+        """The weight-sharing supernet; `forward(x, arch)` returns logits."""
+
+    @abstractmethod
+    def ground_truth(self, column: str, data_dir) -> GroundTruth:
+        """Ground-truth values of a named column, read from the official files under data_dir."""
+
+    def gt_columns(self) -> Sequence[str]:
+        return ()

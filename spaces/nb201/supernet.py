@@ -1,0 +1,137 @@
+"""The NAS-Bench-201 weight-sharing supernet (AutoDL-style macro skeleton, specs §0).
+
+Stem conv3x3+BN; 3 stages of N cells at C, 2C, 4C channels with a ResNet basic block (stride 2)
+between stages; BN-ReLU, global pooling, linear. All cells share one genotype. Candidate ops come
+from `self.weights` (see spaces/weights.py); `none` edges and edges off every input-output path are
+not computed at all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+import torch.nn as nn
+
+from spaces.weights import EdgeWeights
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), official order
+
+
+@lru_cache(maxsize=None)
+def live_edge_list(arch: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+    """(edge index, from node, to node) of the edges that lie on an input->output path, not `none`."""
+    reach_in = {0}
+    for k, (to, frm) in enumerate(EDGES):  # EDGES is topologically ordered by target node
+        if arch[k] != 0 and frm in reach_in:
+            reach_in.add(to)
+    reach_out = {3}
+    for k in reversed(range(len(EDGES))):
+        to, frm = EDGES[k]
+        if arch[k] != 0 and to in reach_out:
+            reach_out.add(frm)
+    return tuple(
+        (k, frm, to)
+        for k, (to, frm) in enumerate(EDGES)
+        if arch[k] != 0 and frm in reach_in and to in reach_out
+    )
+
+
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, c_in, c_out, kernel, stride, padding, affine=True, track_running_stats=True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
+        )
+
+
+class ResNetBasicBlock(nn.Module):
+    """The fixed reduction block between stages (stride 2, channels doubled)."""
+
+    def __init__(self, c_in, c_out, track_running_stats=True):
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, True, track_running_stats)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, True, track_running_stats)
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2, padding=0), nn.Conv2d(c_in, c_out, 1, bias=False)
+        )
+
+    def forward(self, x):
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+def make_nb201_op(name: str, channels: int, affine: bool, track_running_stats: bool) -> nn.Module:
+    if name == "none":
+        return nn.Identity()  # never called: none edges are skipped
+    if name == "skip_connect":
+        return nn.Identity()
+    if name == "nor_conv_1x1":
+        return ReLUConvBN(channels, channels, 1, 1, 0, affine, track_running_stats)
+    if name == "nor_conv_3x3":
+        return ReLUConvBN(channels, channels, 3, 1, 1, affine, track_running_stats)
+    if name == "avg_pool_3x3":
+        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+    raise ValueError(f"unknown NB201 op {name!r}")
+
+
+class NB201Supernet(nn.Module):
+    """forward(x, arch) -> logits for the single path `arch` (6 op indices, one per edge)."""
+
+    num_slots = len(EDGES)
+    ops = OPS
+
+    def __init__(
+        self,
+        num_classes: int = 10,
+        C: int = 16,
+        N: int = 5,
+        weights_factory=None,
+        bn_affine: bool = False,
+        track_running_stats: bool = True,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.C, self.N = C, N
+        self.bn_affine = bn_affine
+        self.track_running_stats = track_running_stats
+        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.cell_channels = [C] * N + [2 * C] * N + [4 * C] * N
+        self.reductions = nn.ModuleList(
+            [ResNetBasicBlock(C, 2 * C, track_running_stats), ResNetBasicBlock(2 * C, 4 * C, track_running_stats)]
+        )
+        self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU(inplace=False))
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.classifier = nn.Linear(4 * C, num_classes)
+        factory = weights_factory or EdgeWeights
+        self.weights = factory(self.make_op, len(self.cell_channels), self.num_slots, len(OPS))
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.cell_channels)
+
+    def make_op(self, layer: int, slot: int, op: int) -> nn.Module:
+        return make_nb201_op(OPS[op], self.cell_channels[layer], self.bn_affine, self.track_running_stats)
+
+    def cell(self, layer: int, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        for k, frm, to in live_edge_list(arch):
+            y = self.weights(layer, k, arch[k], nodes[frm], arch)
+            nodes[to] = y if nodes[to] is None else nodes[to] + y
+        return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
+
+    def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
+        x = self.stem(x)
+        layer = 0
+        for stage in range(3):
+            for _ in range(self.N):
+                x = self.cell(layer, x, arch)
+                layer += 1
+            if stage < 2:
+                x = self.reductions[stage](x)
+        return self.head(x)
+
+    def forward(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
+        out = self.features(x, tuple(arch)).mean(dim=(2, 3))
+        return self.classifier(self.dropout(out))
