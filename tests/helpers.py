@@ -1,0 +1,48 @@
+"""Small builders shared by tests (not fixtures: plain functions are easier to parametrize)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from methods.base import TrainContext
+from spaces import get_space
+
+TINY_SUPERNET = {"C": 4, "N": 1}
+TINY_OVERRIDES = [
+    "run.budget_epochs=1.0",
+    "run.batch_size=32",
+    "data.train_limit=128",
+    "data.eval_limit=64",
+    "data.resolution=8",
+    'eval.sample="random:8"',
+    "eval.recal_batches=1",
+    "eval.recal_batch_size=32",
+    "supernet.C=4",
+]
+
+
+def tiny_context(space: str = "nb201", total_passes: int = 20, seed: int = 0, batch: int = 8, res: int = 8):
+    """A TrainContext over random tensors: enough for method mechanics, no data files."""
+    g = torch.Generator().manual_seed(1234)
+    images = torch.randn(64, 3, res, res, generator=g)
+    labels = torch.randint(0, 10, (64,), generator=g)
+    state = {"i": 0}
+
+    def next_batch():
+        i = state["i"]
+        state["i"] = (i + batch) % 64
+        return images[i : i + batch], labels[i : i + batch]
+
+    torch.manual_seed(seed)
+    return TrainContext(
+        space=get_space(space),
+        num_classes=10,
+        supernet_kwargs=dict(TINY_SUPERNET),
+        next_batch=next_batch,
+        total_passes=total_passes,
+        batch_size=batch,
+        train_size=64,
+        seed=seed,
+        rng=np.random.default_rng(seed),
+    )
