@@ -8,34 +8,19 @@ not computed at all.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn as nn
 
+from spaces.nb201.space import EDGES, OPS, live_edges
 from spaces.weights import EdgeWeights
 
-OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from), official order
 
-
-@lru_cache(maxsize=None)
+@cache
 def live_edge_list(arch: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
-    """(edge index, from node, to node) of the edges that lie on an input->output path, not `none`."""
-    reach_in = {0}
-    for k, (to, frm) in enumerate(EDGES):  # EDGES is topologically ordered by target node
-        if arch[k] != 0 and frm in reach_in:
-            reach_in.add(to)
-    reach_out = {3}
-    for k in reversed(range(len(EDGES))):
-        to, frm = EDGES[k]
-        if arch[k] != 0 and to in reach_out:
-            reach_out.add(frm)
-    return tuple(
-        (k, frm, to)
-        for k, (to, frm) in enumerate(EDGES)
-        if arch[k] != 0 and frm in reach_in and to in reach_out
-    )
+    """(edge index, from node, to node) of the edges the forward pass computes, in topological order."""
+    return tuple((k, frm, to) for k, ((to, frm), live) in enumerate(zip(EDGES, live_edges(arch))) if live)
 
 
 class ReLUConvBN(nn.Sequential):

@@ -1,0 +1,77 @@
+"""Scoring: BN modes behave as specified (specs §0) and never change training state."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.evaluation import BN_MODES, batchnorms, score_architecture
+from spaces.nb201.supernet import NB201Supernet
+
+ARCH = (3, 2, 1, 3, 4, 3)
+
+
+@pytest.fixture
+def setup():
+    torch.manual_seed(0)
+    net = NB201Supernet(num_classes=10, C=4, N=1)
+    g = torch.Generator().manual_seed(0)
+    evals = [(torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)]
+    recal = [(torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)]
+    return net, evals, recal
+
+
+def state(net):
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+@pytest.mark.parametrize("mode", BN_MODES)
+def test_scoring_restores_every_buffer_and_flag(setup, mode):
+    net, evals, recal = setup
+    net.train()
+    before = state(net)
+    acc, loss = score_architecture(lambda x: net(x, ARCH), net, evals, recal, mode)
+    assert 0 <= acc <= 100 and loss > 0
+    after = state(net)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert net.training and all(m.training for m in batchnorms(net))
+
+
+def test_modes_differ_as_specified(setup):
+    net, evals, recal = setup
+    f = lambda x: net(x, ARCH)  # noqa: E731
+    recal_score = score_architecture(f, net, evals, recal, "recalibrate")
+    ema = score_architecture(f, net, evals, recal, "ema")
+    batch = score_architecture(f, net, evals, recal, "batch-stats")
+    assert score_architecture(f, net, evals, recal, "train-mode") == batch
+    # fresh BN buffers are (0, 1): an EMA over 2 batches stays close to them, recalibration does not
+    assert recal_score[1] != pytest.approx(ema[1])
+    assert recal_score[1] != pytest.approx(batch[1])
+
+
+def test_recalibration_equals_eval_with_recalibration_statistics(setup):
+    net, evals, recal = setup
+    f = lambda x: net(x, ARCH)  # noqa: E731
+    got = score_architecture(f, net, evals, recal, "recalibrate")
+    # by hand: cumulative average of batch statistics, then eval mode
+    with torch.no_grad():
+        for m in batchnorms(net):
+            m.reset_running_stats()
+            m.momentum = None
+        net.train()
+        for x, _ in recal:
+            f(x)
+        net.eval()
+        correct = sum((f(x).argmax(1) == y).sum().item() for x, y in evals)
+    assert got[0] == pytest.approx(100.0 * correct / 32)
+
+
+def test_recalibrate_ignores_previous_running_stats(setup):
+    net, evals, recal = setup
+    f = lambda x: net(x, ARCH)  # noqa: E731
+    first = score_architecture(f, net, evals, recal, "recalibrate")
+    for m in batchnorms(net):
+        if m.running_mean is not None:
+            m.running_mean.fill_(5.0)
+    assert score_architecture(f, net, evals, recal, "recalibrate") == first
+    assert score_architecture(f, net, evals, recal, "ema") != first

@@ -1,0 +1,82 @@
+"""The NB201 supernet: shapes, skipped none/dead edges, shared genotype, weight keying hook."""
+
+from __future__ import annotations
+
+import torch
+
+from spaces import get_space
+from spaces.nb201.supernet import NB201Supernet, live_edge_list
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    return NB201Supernet(num_classes=10, C=4, N=2, **kw)
+
+
+def count_calls(net: NB201Supernet, arch, x):
+    calls = []
+    original = net.weights.forward
+
+    def spy(layer, slot, op, inp, a):
+        calls.append((layer, slot, op))
+        return original(layer, slot, op, inp, a)
+
+    net.weights.forward = spy
+    net(x, arch)
+    return calls
+
+
+def test_forward_shapes_and_backward():
+    net = tiny()
+    x = torch.randn(3, 3, 8, 8)
+    out = net(x, (3, 2, 1, 4, 3, 2))
+    assert out.shape == (3, 10)
+    out.sum().backward()
+    assert net.stem[0].weight.grad is not None
+
+
+def test_none_and_dead_edges_are_not_computed():
+    net = tiny()
+    x = torch.randn(2, 3, 8, 8)
+    # conv on 1<-0 but node 1 never reaches node 3; only 3<-0 is live
+    arch = (3, 0, 0, 2, 0, 0)
+    calls = count_calls(net, arch, x)
+    assert {(slot, op) for _, slot, op in calls} == {(3, 2)}
+    assert len(calls) == net.num_layers  # one live edge in each of the 6 cells
+    assert live_edge_list((3, 0, 0, 0, 0, 0)) == ()
+
+
+def test_disconnected_cell_outputs_zero_features():
+    net = tiny().eval()
+    x = torch.randn(2, 3, 8, 8)
+    assert len(count_calls(net, (0, 0, 0, 0, 0, 0), x)) == 0
+    # with no live edge the cells output zeros, so the input does not matter
+    a = net(x, (0,) * 6)
+    b = net(torch.randn(2, 3, 8, 8), (0,) * 6)
+    assert torch.allclose(a, b)
+
+
+def test_one_parameter_set_per_layer_slot_op():
+    net = tiny()
+    convs = [k for k, m in net.weights.ops.items() if any(p.numel() for p in m.parameters())]
+    # 6 cells x 6 edges x 2 conv ops
+    assert len(convs) == 6 * 6 * 2
+    cell_bns = [m for m in net.weights.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(cell_bns) == 72 and not any(m.affine for m in cell_bns)  # AutoDL: affine-free in-cell BN
+
+
+def test_build_supernet_through_space():
+    net = get_space("nb201").build_supernet(10, C=4, N=1)
+    assert isinstance(net, NB201Supernet) and net.num_layers == 3
+
+
+def test_training_changes_only_sampled_ops():
+    net = tiny()
+    arch = (0, 0, 0, 3, 0, 0)  # only 3<-0 conv3x3 is on the path
+    before = {k: [p.clone() for p in m.parameters()] for k, m in net.weights.ops.items()}
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net(torch.randn(4, 3, 8, 8), arch).sum().backward()
+    opt.step()
+    for k, m in net.weights.ops.items():
+        changed = any(not torch.equal(a, b) for a, b in zip(before[k], m.parameters()))
+        assert changed == k.endswith("_3_3"), k  # key layer_slot_op: slot 3, op 3
