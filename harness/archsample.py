@@ -44,7 +44,7 @@ def read_arch_list(space: SearchSpace, path: Path) -> list[Arch]:
     if not path.is_file():
         raise DataError(f"architecture list {path} does not exist")
     if path.suffix in (".csv", ".parquet"):
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"arch": str})
         if "arch" not in df.columns:
             raise DataError(f"architecture list {path} has no 'arch' column")
         texts = df["arch"].astype(str).tolist()

@@ -16,7 +16,7 @@ def read_prediction_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"prediction table {path} does not exist")
     try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={"arch": str})
     except Exception as e:  # noqa: BLE001 - pandas raises many types for unreadable files
         raise DataError(f"cannot read prediction table {path}: {e}") from None
     missing = {"arch", "score"} - set(df.columns)

@@ -7,6 +7,8 @@ Macro: 8 layers). Indices refer to the slot's full op list, so a subset space (e
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -115,3 +117,21 @@ class SearchSpace(ABC):
 
     def gt_columns(self) -> Sequence[str]:
         return ()
+
+
+def build_checked(space_label: str, supernet_cls: type, num_classes: int, weights_factory, size: dict):
+    """Construct a supernet, turning unknown size/BN options (a profile for another space) into one clear error."""
+    known = [k for k in inspect.signature(supernet_cls.__init__).parameters if k not in ("self", "num_classes")]
+    known = [k for k in known if k != "weights_factory"]
+    unknown = sorted(set(size) - set(known))
+    if unknown:
+        hints = "".join(
+            f" ({k}: did you mean {c[0]!r}?)"
+            for k in unknown
+            if (c := difflib.get_close_matches(k, known, n=1, cutoff=0.6))
+        )
+        raise BenchError(
+            f"unknown supernet option(s) for space {space_label}: {', '.join(unknown)}{hints}. "
+            f"Known: {', '.join(known)} (is the profile meant for another space?)"
+        )
+    return supernet_cls(num_classes=num_classes, weights_factory=weights_factory, **size)

@@ -95,15 +95,52 @@ def bad_inputs(tmp: Path, data: Path, broken: dict[str, Path]) -> list[tuple[str
         ("hyperparameter type", [*run, "--set", 'methods.spos.lr="fast"'], "must be float"),
         ("negative seed", [*run, "--seed", "-1"], "seed"),
         ("missing data folder", ["run", "--method", "spos", "--data-dir", str(tmp / "none")], "does not exist"),
-        ("no CIFAR-10 files", [*run[:-len(TINY) - 2], "--data-dir", str(broken["no_cifar"]), *TINY], "cifar-10"),
-        ("truncated pickle", [*run[:-len(TINY) - 2], "--data-dir", str(broken["truncated"]), *TINY], "data_batch_3"),
-        ("GT table without arch", [*run[:-len(TINY) - 2], "--data-dir", str(broken["gt_without_arch"]), *TINY], "arch"),
-        ("score: malformed arch", ["score", str(t["malformed"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "row 2"),
-        ("score: duplicate arch", ["score", str(t["duplicate"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "more than once"),
-        ("score: arch outside subset", ["score", str(t["duplicate"]), "--space", "nb201:only-conv", "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "only-conv"),
-        ("score: no score column", ["score", str(t["no_score"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "score"),
-        ("score: non-numeric score", ["score", str(t["non_numeric"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "non-numeric"),
-        ("score: missing table", ["score", str(tmp / "missing.csv"), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)], "does not exist"),
+        ("no CIFAR-10 files", [*run[: -len(TINY) - 2], "--data-dir", str(broken["no_cifar"]), *TINY], "cifar-10"),
+        ("truncated pickle", [*run[: -len(TINY) - 2], "--data-dir", str(broken["truncated"]), *TINY], "data_batch_3"),
+        (
+            "GT table without arch",
+            [*run[: -len(TINY) - 2], "--data-dir", str(broken["gt_without_arch"]), *TINY],
+            "arch",
+        ),
+        (
+            "score: malformed arch",
+            ["score", str(t["malformed"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)],
+            "row 2",
+        ),
+        (
+            "score: duplicate arch",
+            ["score", str(t["duplicate"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)],
+            "more than once",
+        ),
+        (
+            "score: arch outside subset",
+            [
+                "score",
+                str(t["duplicate"]),
+                "--space",
+                "nb201:only-conv",
+                "--gt",
+                "cifar10_ori-test_hp200",
+                "--data-dir",
+                str(data),
+            ],
+            "only-conv",
+        ),
+        (
+            "score: no score column",
+            ["score", str(t["no_score"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)],
+            "score",
+        ),
+        (
+            "score: non-numeric score",
+            ["score", str(t["non_numeric"]), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)],
+            "non-numeric",
+        ),
+        (
+            "score: missing table",
+            ["score", str(tmp / "missing.csv"), "--gt", "cifar10_ori-test_hp200", "--data-dir", str(data)],
+            "does not exist",
+        ),
     ]
 
 
@@ -136,7 +173,9 @@ def test_score_gt_against_itself_is_perfect(tmp_path, data_dir, capsys):
     gt = pd.read_csv(data_dir / "nas-bench-201" / "nb201.csv")
     table = tmp_path / "gt.csv"
     gt.rename(columns={"cifar10-valid_x-valid_hp200": "score"})[["arch", "score"]].to_csv(table, index=False)
-    assert main(["score", str(table), "--gt", "cifar10-valid_x-valid_hp200", "--json", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(["score", str(table), "--gt", "cifar10-valid_x-valid_hp200", "--json", "--data-dir", str(data_dir)]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["n_archs"] == 15625
     assert result["kendall_tau"] == pytest.approx(1.0)
@@ -148,7 +187,9 @@ def test_score_hp12_estimator(tmp_path, data_dir, capsys):
     gt = pd.read_csv(data_dir / "nas-bench-201" / "nb201.csv")
     table = tmp_path / "hp12.csv"
     gt.rename(columns={"cifar10-valid_x-valid_hp12": "score"})[["arch", "score"]].to_csv(table, index=False)
-    assert main(["score", str(table), "--gt", "cifar10-valid_x-valid_hp200", "--json", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(["score", str(table), "--gt", "cifar10-valid_x-valid_hp200", "--json", "--data-dir", str(data_dir)]) == 0
+    )
     kt = json.loads(capsys.readouterr().out)["kendall_tau"]
     assert 0.3 < kt < 0.99  # a real but imperfect estimator
 
@@ -171,3 +212,20 @@ def test_console_script_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error: Unknown method 'nope'")
+
+
+@pytest.mark.data
+def test_score_keeps_leading_zeros_of_macro_archs(tmp_path, data_dir, capsys):
+    table = tmp_path / "macro.csv"
+    table.write_text("arch,score\n00000000,1.0\n01201201,2.0\n22222222,3.0\n")
+    assert (
+        main(["score", str(table), "--space", "macro", "--gt", "mean_acc", "--json", "--data-dir", str(data_dir)]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["n_archs"] == 3
+
+
+def test_profile_of_another_space_is_one_clear_error(tmp_path, capsys):
+    from spaces import get_space
+
+    with pytest.raises(Exception, match="unknown supernet option.*width_mult"):
+        get_space("nb201").build_supernet(10, width_mult=0.5)

@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.errors import BenchError, DataError, UnknownNameError
 from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot
+from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
@@ -283,7 +283,7 @@ class NB201Space(SearchSpace):
     def build_supernet(self, num_classes: int, weights_factory=None, **size):
         from spaces.nb201.supernet import NB201Supernet
 
-        return NB201Supernet(num_classes=num_classes, weights_factory=weights_factory, **size)
+        return build_checked(self.label, NB201Supernet, num_classes, weights_factory, size)
 
     def ground_truth(self, column: str, data_dir, source: str | Path | None = None):
         from spaces.nb201.ground_truth import load_nb201_ground_truth
