@@ -1,0 +1,156 @@
+"""CLOSE-S: the two-stage simplified CLOSE (specs §5; paper CLOSE App. C.3). No GATE.
+
+Stage 1 (first `switch_fraction` of the budget, paper 400/1000 epochs): one GLOW block per cell,
+used by every edge ("Supernet-2"). At the switch each edge gets its own copy initialised from the
+shared one (WIT: pure copy by default; `wit="additive"` gives edge e>0 its own init + shared, edge 0
+keeps the shared block, mirroring CLOSE's additive rule) and the optimizer restarts (SRT). Stage 2
+is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close.py).
+No reference code exists for CLOSE-S; these details are the natural reading of the paper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.errors import BenchError
+from methods import register_method
+from methods.base import Method, ScoringModel, TrainContext
+from methods.close import (
+    LR_SCHEDULES,
+    SHARING_EXTENT_COUNTING,
+    RestartingTrainer,
+    budget_schedule,
+    build_glow_supernet,
+    edges_in_archs,
+    step_at,
+)
+from spaces.base import Arch
+from spaces.glow import WIT_MODES, GlowWeights
+
+
+@register_method("close-s")
+class CLOSES(Method):
+    """Shared block per cell, then per-edge copies at `switch_fraction` with WIT + SRT."""
+
+    accepts_policies = ()
+
+    def __init__(
+        self,
+        lr: float = 0.05,
+        lr_min: float = 0.0,
+        lr_schedule: str = "plateau",
+        lr_factor: float = 0.5,
+        patience_fraction: float = 0.03,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        weight_decay: float = 5e-4,
+        grad_clip: float = 5.0,
+        zero_grad_set_to_none: bool = True,
+        dropout: float = 0.1,
+        switch_fraction: float = 0.4,
+        restart_at_switch: bool = True,
+        wit: str = "copy",
+        sample_connected: bool = False,
+        policies=(),
+    ):
+        self.lr, self.lr_min, self.lr_schedule, self.lr_factor = lr, lr_min, lr_schedule, lr_factor
+        self.patience_fraction, self.momentum, self.nesterov = patience_fraction, momentum, nesterov
+        self.weight_decay, self.grad_clip, self.zero_grad_set_to_none = weight_decay, grad_clip, zero_grad_set_to_none
+        self.dropout, self.switch_fraction, self.restart_at_switch = dropout, switch_fraction, restart_at_switch
+        self.wit, self.sample_connected = wit, sample_connected
+        self.policies = list(policies)
+
+    def setup(self, ctx: TrainContext) -> None:
+        if self.policies:
+            raise BenchError("close-s takes no training policies")
+        if not 0.0 <= self.switch_fraction <= 1.0:
+            raise BenchError(f"switch_fraction must be in [0, 1], got {self.switch_fraction}")
+        if self.wit not in WIT_MODES:
+            raise BenchError(f"wit must be one of {WIT_MODES}, got {self.wit!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        self.ctx = ctx
+        self.num_edges = len(ctx.space.slots)
+        self.supernet = build_glow_supernet(ctx, self.num_edges, self.dropout)
+        self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)
+        self.switch_step = step_at(self.switch_fraction, self.total_steps) if self.switch_fraction < 1 else None
+        restarts = [self.switch_step] if self.restart_at_switch and self.switch_step is not None else []
+        self.trainer = RestartingTrainer(
+            self.supernet, ctx.space, ctx.space.allowed, ctx.rng, self.total_steps,
+            lr=self.lr, lr_min=self.lr_min, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
+            patience_epochs=self.patience_epochs, steps_per_epoch=self.steps_per_epoch, restart_steps=restarts,
+            momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay,
+            grad_clip=self.grad_clip, zero_grad_set_to_none=self.zero_grad_set_to_none,
+            sample_connected=self.sample_connected,
+        )  # fmt: skip
+        self.switched_at: int | None = None
+        self.weights.set_assignment((0,) * self.num_edges)
+        ops = tuple(getattr(ctx.space, "ops", ()))
+        self.edge_arch_total = edges_in_archs(ctx.space, ops.index("none") if "none" in ops else None)
+
+    @property
+    def weights(self) -> GlowWeights:
+        return self.supernet.weights
+
+    @property
+    def switched(self) -> bool:
+        return self.switched_at is not None
+
+    @torch.no_grad()
+    def switch(self) -> None:
+        """Stage 2: per-edge copies of the shared block (WIT); SRT follows in the trainer at this step."""
+        w = self.weights
+        for e in range(1, self.num_edges):
+            w.inherit(e, 0, self.wit)
+        w.num_active = self.num_edges
+        w.set_assignment(range(self.num_edges))
+        self.switched_at = self.trainer.t
+
+    def step(self) -> int:
+        if not self.switched and self.switch_step is not None and self.trainer.t >= self.switch_step:
+            self.switch()
+        x, y = self.ctx.next_batch()
+        return self.trainer.step(x, y)
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.supernet
+        return ScoringModel(net, lambda x: net(x, arch))
+
+    def diagnostics(self) -> dict[str, float]:
+        copies = self.num_edges if self.switched else 1
+        return {
+            "num_blocks": float(copies),
+            "sharing_extent": self.edge_arch_total / copies,
+            "lr": float(self.trainer.scheduled_lr()),
+            "restarts": float(len(self.trainer.restarts)),
+            "lr_reductions": float(len(self.trainer.lr_reductions)),
+        }
+
+    def decisions(self) -> dict[str, Any]:
+        return {
+            "close-s": {
+                "total_steps": self.total_steps,
+                "switch_step": self.switch_step,
+                "restart_steps": list(self.trainer.restart_steps),
+                "steps_per_epoch": self.steps_per_epoch,
+                "plateau_patience_epochs": self.patience_epochs,
+                "wit": self.wit,
+                "lr_schedule": self.lr_schedule,
+                "sharing_extent_counting": SHARING_EXTENT_COUNTING,
+                "switched_at": self.switched_at,
+                "restarted_at": list(self.trainer.restarts),
+                "lr_reduced_at": list(self.trainer.lr_reductions),
+            }
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"trainer": self.trainer.state_dict(), "switched_at": self.switched_at}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(state["trainer"])
+        self.switched_at = state["switched_at"]
+        if self.switched:
+            self.weights.num_active = self.num_edges
+            self.weights.set_assignment(range(self.num_edges))

@@ -1,0 +1,127 @@
+"""GLOW-block weight keying (CLOSE, specs §4.1): weights = (layer, GLOW block, op), not (layer, edge, op).
+
+Each layer owns `num_blocks` GLOW blocks; a block is one full set of candidate-op modules, built with
+the supernet's `op_factory(layer, representative_slot, op)` (all edges of an NB201 cell have the same
+shape, so one representative slot suffices). Blocks are per layer, never shared across layers.
+
+Which block an edge uses is set on this object before each forward (`set_assignment`); the same
+assignment applies to every layer, as in CLOSE (one gate decision per architecture per step).
+Two ways to use a block:
+
+- hard: `blocks[slot]` picks one block per slot (scoring; CLOSE-S; CLOSE with a fixed map).
+- straight-through mixture (CLOSE training): also given `st_weights` of shape (num_slots, K_cur) whose
+  values are an exact one-hot, the training forward evaluates every active block on the edge and
+  sums them weighted by that row, so the gate gets a gradient (specs §4.1, aw_nas NB201CloseCell).
+  In eval mode (scoring, BN recalibration) only the assigned block runs.
+
+All `num_blocks` blocks are allocated up front, and only the first `num_active` are in use: the
+module's state_dict then has the same keys at every curriculum stage (bit-identical --resume), and
+an unused block keeps its untouched random init, which the code's additive WIT adds to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+from spaces.weights import OpFactory, OpWeights
+
+WIT_MODES = ("copy", "additive")
+
+
+def _stateless(module: nn.Module) -> bool:
+    return next(module.parameters(), None) is None and next(module.buffers(), None) is None
+
+
+class GlowWeights(OpWeights):
+    """Per layer `num_blocks` GLOW blocks shared by the layer's edges; see the module docstring."""
+
+    def __init__(
+        self,
+        op_factory: OpFactory,
+        num_layers: int,
+        num_slots: int,
+        ops,
+        *,
+        num_blocks: int = 1,
+        num_active: int = 1,
+        representative_slot: int = 0,
+    ):
+        super().__init__(op_factory, num_layers, num_slots, ops)
+        if not 1 <= num_active <= num_blocks:
+            raise ValueError(f"need 1 <= num_active <= num_blocks, got {num_active}, {num_blocks}")
+        self.num_blocks = num_blocks
+        self.num_active = num_active
+        self.representative_slot = representative_slot
+        self.block_ops = sorted({op for slot_ops in self.slot_ops for op in slot_ops})
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(
+                nn.ModuleDict({str(op): op_factory(layer, representative_slot, op) for op in self.block_ops})
+                for _ in range(num_blocks)
+            )
+            for layer in range(num_layers)
+        )
+        # parameter-free ops (skip, pool) give the same output in every block: computed once
+        self._stateless = {op: _stateless(self.blocks[0][0][str(op)]) for op in self.block_ops}
+        self.assignment: tuple[int, ...] = (0,) * num_slots
+        self.st_weights: torch.Tensor | None = None
+
+    # -- assignment -----------------------------------------------------------------------------------
+    def set_assignment(self, blocks: Sequence[int], st_weights: torch.Tensor | None = None) -> None:
+        """Block index per slot; `st_weights` (num_slots, num_active), exact one-hot values, for training."""
+        blocks = tuple(int(b) for b in blocks)
+        if len(blocks) != self.num_slots or not all(0 <= b < self.num_active for b in blocks):
+            raise ValueError(
+                f"assignment {blocks} must give each of {self.num_slots} slots a block < {self.num_active}"
+            )
+        if st_weights is not None and tuple(st_weights.shape) != (self.num_slots, self.num_active):
+            raise ValueError(
+                f"st_weights must have shape {(self.num_slots, self.num_active)}, got {tuple(st_weights.shape)}"
+            )
+        self.assignment, self.st_weights = blocks, st_weights
+
+    # -- curriculum ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def inherit(self, dst: int, src: int, mode: str = "copy") -> None:
+        """WIT in every layer: block dst <- block src ("copy", the paper) or dst + src ("additive", the code).
+
+        Covers parameters and buffers (BN running stats included), like the code's state_dict walk.
+        """
+        if mode not in WIT_MODES:
+            raise ValueError(f"wit must be one of {WIT_MODES}, got {mode!r}")
+        for layer_blocks in self.blocks:
+            target = layer_blocks[dst].state_dict()
+            for name, value in layer_blocks[src].state_dict().items():
+                if mode == "copy":
+                    target[name].copy_(value)
+                else:
+                    target[name].add_(value)
+
+    def add_block(self, wit: str = "copy") -> int:
+        """Activate the next block, inheriting from the previous one (CLOSE WIT); returns its index."""
+        if self.num_active >= self.num_blocks:
+            raise ValueError(f"all {self.num_blocks} GLOW blocks are already active")
+        new = self.num_active
+        self.inherit(new, new - 1, wit)
+        self.num_active += 1
+        self.st_weights = None
+        return new
+
+    def module(self, layer: int, block: int, op: int) -> nn.Module:
+        return self.blocks[layer][block][str(op)]
+
+    # -- forward ---------------------------------------------------------------------------------------
+    def forward(self, layer, slot, op, x, arch):
+        blocks = self.blocks[layer]
+        w = self.st_weights
+        if w is None or not self.training:
+            return blocks[self.assignment[slot]][str(op)](x)
+        row = w[slot]
+        if self._stateless[op]:
+            return blocks[0][str(op)](x) * row.sum()  # value exactly 1; same gradient as the full sum
+        out = row[0] * blocks[0][str(op)](x)
+        for k in range(1, self.num_active):
+            out = out + row[k] * blocks[k][str(op)](x)
+        return out
