@@ -159,7 +159,9 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    stream = D.BatchStream(prepared.train, config.run["batch_size"], seed=config.seed, augment=prepared.record["augment"])
+    stream = D.BatchStream(
+        prepared.train, config.run["batch_size"], seed=config.seed, augment=prepared.record["augment"]
+    )
     ctx = TrainContext(
         space=space,
         num_classes=prepared.train.num_classes,
@@ -218,7 +220,10 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
     store.write_manifest(manifest)
 
     recal = D.fixed_batches(
-        prepared.train, int(ev.get("recal_batches", 4)), int(ev.get("recal_batch_size", 128)), seed=ev.get("sample_seed", 0)
+        prepared.train,
+        int(ev.get("recal_batches", 4)),
+        int(ev.get("recal_batch_size", 128)),
+        seed=ev.get("sample_seed", 0),
     )
     eval_batches = list(D.eval_batches(prepared.eval, int(ev["batch_size"])))
     keys = {
@@ -229,7 +234,13 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         "profile": config.profile,
         "seed": config.seed,
     }
-    bar = tqdm(total=budget.total_passes, initial=passes, desc=f"{method.name} train", unit="pass", disable=None if progress else True)
+    bar = tqdm(
+        total=budget.total_passes,
+        initial=passes,
+        desc=f"{method.name} train",
+        unit="pass",
+        disable=None if progress else True,
+    )
     for cp in range(next_cp, len(budget.checkpoint_passes)):
         target = budget.checkpoint_passes[cp]
         t0 = time.perf_counter()
@@ -242,7 +253,9 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         train_wall += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        with tqdm(total=len(archs), desc=f"score @{passes}", unit="arch", leave=False, disable=None if progress else True) as sbar:
+        with tqdm(
+            total=len(archs), desc=f"score @{passes}", unit="arch", leave=False, disable=None if progress else True
+        ) as sbar:
             acc, loss = score_architectures(method, archs, eval_batches, recal, ev["bn_mode"], sbar.update)
         eval_wall += time.perf_counter() - t0
         score = acc if ev.get("score", "accuracy") == "accuracy" else -loss

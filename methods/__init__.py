@@ -101,8 +101,11 @@ def _construct(cls, label: str, kwargs: dict[str, Any], **extra):
         )
     for key, value in kwargs.items():
         default = allowed[key]
-        if default is not None and not isinstance(value, type(default)) and not (
-            isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
+        if (
+            default is not None
+            and not isinstance(value, type(default))
+            and not (isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool))
+            and not (isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)))  # TOML arrays
         ):
             raise BenchError(
                 f"hyperparameter {key!r} of {label!r} must be {type(default).__name__}, got {type(value).__name__}"
