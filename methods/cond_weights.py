@@ -1,0 +1,183 @@
+"""Conditional super-network weights (`cond-weights`, Laube & Zell; specs/methods.md §6, §11).
+
+Plain SPOS until `split_fraction` of the budget (the paper's best window is ~60% on NB201), then
+every weighted candidate is copied once per combination of its predecessors' ops
+(spaces/conditional.py) and training continues with the copy the sampled architecture selects.
+The LR schedule runs on over the whole budget; only the optimizer's parameter list changes.
+
+`copy_momentum`:
+- "per-copy" (default): each copy gets its own SGD momentum buffer, initialised as a clone of the
+  original's buffer at the split (so the split itself does not perturb training) and updated only
+  when that copy is trained.
+- "shared" (uninas-faithful, specs §11): all copies of one op read and write one momentum buffer
+  (the original's). Implemented by pointing the copies' optimizer-state entries at one dict, so the
+  in-place SGD update of whichever copy is active moves the buffer all copies see.
+In both modes a copy that is not on the sampled path takes no optimizer step at all (no momentum or
+weight-decay update even with zero_grad(set_to_none=False)), as in uninas where only the resident
+copy is in the optimizer.
+
+Hyperparameter defaults are SPOS's, so cond-weights vs spos isolates the split; the paper's values
+(lr 0.025 -> 1e-5, momentum 0.9 without nesterov, wd 3e-4 not on BN/bias, no clipping) can be set
+in the profile, except the weight-decay filter, which the shared trainer does not offer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from harness.errors import BenchError
+from methods import register_method
+from methods.base import TrainContext
+from methods.single_path import SPOS
+from spaces.conditional import (
+    ConditionalWeights,
+    conditional_weights_factory,
+    copy_state,
+    dependencies_for,
+    unsplit_ops_for,
+)
+
+COPY_MOMENTUM = ("per-copy", "shared")
+_SGD_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
+
+
+@register_method("cond-weights")
+class CondWeights(SPOS):
+    """SPOS with weights split by predecessor ops at `split_fraction` of the budget."""
+
+    accepts_policies = ()  # MS keeps several optimizers, which the split does not rebuild
+
+    def __init__(
+        self,
+        split_fraction: float = 0.6,
+        copy_momentum: str = "per-copy",
+        lr: float = 0.025,
+        lr_min: float = 0.0,
+        lr_schedule: str = "cosine",
+        momentum: float = 0.9,
+        nesterov: bool = True,
+        weight_decay: float = 5e-4,
+        grad_clip: float = 5.0,
+        zero_grad_set_to_none: bool = True,
+        policies=(),
+    ):
+        super().__init__(
+            lr, lr_min, lr_schedule, momentum, nesterov, weight_decay, grad_clip, zero_grad_set_to_none, policies
+        )
+        self.split_fraction = split_fraction
+        self.copy_momentum = copy_momentum
+
+    # --- setup ---------------------------------------------------------------------------------------
+    def setup(self, ctx: TrainContext) -> None:
+        if not 0.0 <= self.split_fraction <= 1.0:
+            raise BenchError(f"cond-weights: split_fraction must be in [0, 1], got {self.split_fraction}")
+        if self.copy_momentum not in COPY_MOMENTUM:
+            raise BenchError(f"cond-weights: copy_momentum must be one of {COPY_MOMENTUM}, got {self.copy_momentum!r}")
+        self.ctx = ctx
+        self.dependencies = dependencies_for(ctx.space)
+        factory = conditional_weights_factory(self.dependencies, ctx.space.allowed, unsplit_ops_for(ctx.space))
+        net = ctx.build_supernet(weights_factory=factory)
+        if not isinstance(getattr(net, "weights", None), ConditionalWeights):
+            raise BenchError(f"cond-weights: the {ctx.space.label} supernet does not take a weights_factory")
+        self.trainer = self.make_trainer(net, ctx.space.allowed, ctx.total_passes)
+        self.split_at = round(self.split_fraction * ctx.total_passes)
+        self.passes = 0
+        self.split_pass: int | None = None
+
+    @property
+    def weights(self) -> ConditionalWeights:
+        return self.trainer.supernet.weights
+
+    @property
+    def is_split(self) -> bool:
+        return self.weights.is_split
+
+    # --- training -------------------------------------------------------------------------------------
+    def step(self) -> int:
+        if not self.is_split and self.passes >= self.split_at:
+            self.split()
+        x, y = self.ctx.next_batch()
+        spent = self.trainer.step(x, y)
+        self.passes += spent
+        return spent
+
+    def split(self) -> None:
+        """Split the weights and rebuild the optimizer over originals-kept + copies, carrying state."""
+        old = self.trainer.optimizers[0]
+        moved = self.weights.split()
+        new = torch.optim.SGD(self.trainer.supernet.parameters(), **{k: old.defaults[k] for k in _SGD_KEYS})
+        kept = {id(p) for g in new.param_groups for p in g["params"]}
+        for p, state in old.state.items():
+            if id(p) in kept:
+                new.state[p] = state
+        for originals, copies in moved:
+            for j, p in enumerate(originals):
+                state = old.state.get(p)
+                if self.copy_momentum == "shared":
+                    shared = state if state is not None else {}
+                    for params in copies:
+                        new.state[params[j]] = shared
+                elif state is not None:
+                    for params in copies:
+                        new.state[params[j]] = copy_state(state)
+        self._install(new)
+        self.split_pass = self.passes
+
+    def _install(self, optimizer: torch.optim.Optimizer) -> None:
+        weights = self.weights
+        optimizer.register_step_pre_hook(lambda *_: weights.drop_inactive_grads())
+        optimizer.register_step_post_hook(lambda *_: weights.clear_active())
+        self.trainer.optimizers[0] = optimizer
+
+    def _tie_shared_momentum(self) -> None:
+        """After loading an optimizer state dict, point every copy of an op at one state dict again."""
+        state = self.trainer.optimizers[0].state
+        for copies in self.weights.copy_groups():
+            for j in range(len(copies[0])):
+                shared = state[copies[0][j]]
+                for params in copies[1:]:
+                    state[params[j]] = shared
+
+    # --- records -------------------------------------------------------------------------------------
+    def decisions(self) -> dict[str, Any]:
+        sets = self.weights.weight_sets()
+        before = sorted({b for b, _ in sets})
+        after = sorted({a for _, a in sets})
+        param_bytes, buffer_bytes = self.weights.extra_bytes()
+        slots = self.ctx.space.slots
+        return {
+            "split_fraction": self.split_fraction,
+            "split_at_passes": self.split_at,
+            "split_done_at_passes": self.split_pass,
+            "copy_momentum": self.copy_momentum,
+            "dependencies": {slots[s].name: [slots[d].name for d in deps] for s, deps in self.dependencies.items()},
+            "weight_sets_per_layer_before": before[0] if len(before) == 1 else before,
+            "weight_sets_per_layer_after": after[0] if len(after) == 1 else after,
+            "weight_sets_total_before": sum(b for b, _ in sets),
+            "weight_sets_total_after": sum(a for _, a in sets),
+            "extra_param_mb": param_bytes / 2**20,
+            "extra_buffer_mb": buffer_bytes / 2**20,
+        }
+
+    def diagnostics(self) -> dict[str, float]:
+        return {"lr": self.trainer.scheduled_lr(), "split": float(self.is_split)}
+
+    # --- resume --------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "trainer": self.trainer.state_dict(),
+            "passes": self.passes,
+            "split": self.is_split,
+            "split_pass": self.split_pass,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["split"] and not self.is_split:
+            self.split()  # rebuild the structure (and optimizer) first; the state below overwrites both
+        self.trainer.load_state_dict(state["trainer"])
+        if self.is_split and self.copy_momentum == "shared":
+            self._tie_shared_momentum()
+        self.passes = state["passes"]
+        self.split_pass = state["split_pass"]
