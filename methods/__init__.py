@@ -18,6 +18,7 @@ from methods.base import Method
 from methods.policies import POLICIES, Policy
 
 METHODS: Registry[type[Method]] = Registry("method", base=Method)
+SHARED_TABLE = "all"  # [methods.all] in a profile: hyperparameters shared by every method
 register_method = METHODS.register
 
 _discovered = False
@@ -77,12 +78,15 @@ def create_method(name: str, params: dict[str, dict[str, Any]] | None = None) ->
     """Build `base+policies` with hyperparameters from per-name tables.
 
     `params` maps a base name, a policy name or a full composite name to keyword arguments; the
-    composite's table overrides the base's.
+    composite's table overrides the base's, which overrides the shared `all` table (keys there apply
+    to every method that takes them, so a profile sets one optimizer for all methods).
     """
     params = params or {}
     base, policies = parse_method_name(name)
     cls = METHODS.get(base)
-    kwargs = {**params.get(base, {}), **params.get(canonical_name(name), {})}
+    accepted = cls.default_params()
+    shared = {k: v for k, v in params.get(SHARED_TABLE, {}).items() if k in accepted}
+    kwargs = {**shared, **params.get(base, {}), **params.get(canonical_name(name), {})}
     policy_objs: list[Policy] = []
     for p in policies:
         pcls = POLICIES.get(p)

@@ -61,3 +61,13 @@ def test_budget_counts_passes_and_epoch_equivalents():
     assert b.total_passes == 16  # ceil(2 * 500 / 64)
     assert b.checkpoint_passes == (0, 8, 16)
     assert b.epoch_equiv(16) == pytest.approx(16 * 64 / 500)
+
+
+def test_shared_method_table_reaches_every_method_and_specific_tables_win():
+    from methods import create_method
+
+    config = resolve_config("fairnas", overrides=["methods.fairnas.lr=0.2", "methods.all.grad_clip=1.0"])
+    fair = create_method("fairnas", config.method_params())
+    spos = create_method("spos+calr", config.method_params())
+    assert fair.lr == 0.2 and spos.lr == 0.05  # fairnas table beats the shared one; spos gets the shared lr
+    assert fair.grad_clip == 1.0 and spos.grad_clip == 1.0
