@@ -132,6 +132,133 @@ def score(table: Path, space: str, gt: str, data_dir, as_json: bool) -> None:
             click.echo(f"{k}: {_fmt(v) if isinstance(v, float) else v}")
 
 
+# --- suites, leaderboards, reports and regression tracking (harness/suite.py ... harness/regress.py) ------
+#   supernet-bench suite smoke --workers 1
+#   supernet-bench leaderboard runs/suite-smoke
+#   supernet-bench report runs/suite-smoke --out reports/smoke
+#   supernet-bench regress --write-baseline results/baselines/smoke-nb201-cifar10.parquet runs/suite-smoke
+#   supernet-bench regress --against results/baselines/smoke-nb201-cifar10.parquet runs/suite-smoke
+
+
+class CheckFailed(click.ClickException):
+    """A suite with failed runs or a regression check that failed: one line on stderr, exit status 1."""
+
+    exit_code = 1
+
+
+@cli.command()
+@click.argument("suite_file")
+@click.option("--out", default=None, type=click.Path(path_type=Path), help="Results root (default: the suite's out).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Local processes.")
+@click.option("--data-dir", default=None, help="Data folder (default: $SUPERNET_BENCH_DATA).")
+@click.option("--set", "overrides", multiple=True, help="Extra override for every run, after the suite's own.")
+@click.option("--dry-run", is_flag=True, help="List the run directories and exit.")
+@click.option("-v", "--verbose", is_flag=True, help="Print the traceback of each failed run.")
+def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> None:
+    """Run a suite (a TOML file, or a shipped name such as `smoke`): every method x space x dataset x seed.
+
+    Complete runs are skipped, interrupted ones resumed; a failed run does not stop the others, and the
+    failures are listed at the end (exit status 1).
+    """
+    import pandas as pd
+
+    from harness.report import markdown_table
+    from harness.suite import FAILED, load_suite, outcome_rows, plan, run_suite
+
+    spec = load_suite(suite_file)
+    root = out if out is not None else Path(spec.out)
+    tasks = plan(spec, root, overrides)
+    click.echo(f"suite {spec.name}: {len(tasks)} run(s) under {root} (profile {spec.profile}, {workers} worker(s))")
+    if dry_run:
+        for task in tasks:
+            click.echo(f"  {task.label}")
+        return
+
+    def progress(done: int, total: int, o) -> None:
+        kt = "" if o.kendall_tau != o.kendall_tau else f" final KT {o.kendall_tau:.4f}"
+        click.echo(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{' ' + o.error if o.error else ''}")
+
+    outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, on_outcome=progress)
+    click.echo(markdown_table(pd.DataFrame(outcome_rows(outcomes))))
+    failed = [o for o in outcomes if o.status == FAILED]
+    for o in failed:
+        click.echo(f"FAILED {o.label}: {o.error}", err=True)
+        if verbose and o.details:
+            click.echo(o.details, err=True)
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; rerun the suite to retry them")
+
+
+@cli.command(name="leaderboard")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--data-dir", default=None, help="Data folder for reference lines (default: $SUPERNET_BENCH_DATA).")
+@click.option("--parquet", default=None, type=click.Path(path_type=Path), help="Also write leaderboard.parquet here.")
+@click.option("--no-references", is_flag=True, help="Leave out reference estimators (hp12, seed-to-seed).")
+def leaderboard_(root: Path, data_dir, parquet, no_references: bool) -> None:
+    """Print the leaderboard of the complete runs under ROOT as Markdown."""
+    from harness.aggregate import load_runs, summarize
+    from harness.leaderboard import leaderboard, reference_rows, write_leaderboard
+    from harness.report import leaderboard_markdown
+
+    runs = load_runs(root)
+    refs, notes = (None, []) if no_references else reference_rows(runs, data_dir)
+    board = leaderboard(summarize(runs.metrics), refs)
+    click.echo(leaderboard_markdown(board))
+    for note in [*runs.notes, *notes]:
+        click.echo(f"note: {note}", err=True)
+    if parquet is not None:
+        write_leaderboard(board, parquet)
+        click.echo(f"wrote {parquet}")
+
+
+@cli.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder, e.g. reports/smoke.")
+@click.option("--data-dir", default=None, help="Data folder for reference lines (default: $SUPERNET_BENCH_DATA).")
+@click.option("--title", default=None, help="Page title.")
+def report(root: Path, out: Path, data_dir, title) -> None:
+    """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT."""
+    from harness.report import build_report
+
+    result = build_report(root, out, data_dir=data_dir, title=title)
+    click.echo(f"report: {out / 'index.html'} and {out / 'leaderboard.md'}")
+    n_fig, n_tab = len(result.figures), len(result.tables)
+    click.echo(f"  {n_fig} figure(s) in {out / 'figures'}, {n_tab} table(s) in {out / 'tables'}")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+@cli.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--against", default=None, type=click.Path(path_type=Path), help="Baseline parquet to check against.")
+@click.option("--write-baseline", default=None, type=click.Path(path_type=Path), help="Create a baseline from ROOT.")
+@click.option(
+    "--tolerance",
+    default=None,
+    type=float,
+    help="KT margin below the baseline CI low [the baseline's, else 0.05].",
+)
+@click.option("--allow-missing", is_flag=True, help="Report baseline methods absent from ROOT without failing.")
+def regress(root: Path, against, write_baseline, tolerance, allow_missing: bool) -> None:
+    """Check the runs under ROOT against a Kendall-tau baseline (exit 1 on a regression), or write one."""
+    from harness import regress as R
+
+    if (against is None) == (write_baseline is None):
+        raise click.UsageError("give exactly one of --against FILE or --write-baseline FILE")
+    if write_baseline is not None:
+        rows = R.write_baseline(root, write_baseline, R.DEFAULT_TOLERANCE if tolerance is None else tolerance)
+        click.echo(f"wrote {write_baseline}: {len(rows)} row(s), {rows['method'].nunique()} method(s)")
+        return
+    result = R.regress(root, against, tolerance)
+    for line in result.lines():
+        click.echo(line)
+    if result.failed(allow_missing):
+        problems = len(result.regressions) + len(result.mismatched) + (0 if allow_missing else len(result.missing))
+        raise CheckFailed(f"{problems} problem(s) against {against} (tolerance {result.tolerance:g})")
+    tol = result.tolerance
+    click.echo(f"ok: {result.checked} cell(s) checked against {against} (tolerance {tol:g}): no regression")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="supernet-bench", standalone_mode=False)

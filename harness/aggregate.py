@@ -1,0 +1,348 @@
+"""Many run directories -> tables: seed statistics, bootstrap CIs and KT-vs-budget curves.
+
+Three layers, as in rliable: pure functions on arrays (``normalized_auc``, ``bootstrap_ci``,
+``seed_stats``), table builders on pandas frames (``load_runs``, ``add_derived``, ``summarize``,
+``final_rows``), and nothing that draws (``harness/figures.py`` draws what these return).
+
+Frames and their rows:
+
+- ``RunSet.metrics``: every row of every complete run's ``metrics.parquet`` (METRICS_SCHEMA columns),
+  plus ``run_path`` (the run directory relative to the results root), ``wall_s`` and ``kt_auc``.
+- ``summarize(...)``: one row per cell ``CELL_KEYS`` = (space, dataset, gt_column, profile, checkpoint,
+  method) with ``n_seeds`` and, per summarized column ``c``: ``c_mean``, ``c_std`` (ddof 1), ``c_n``
+  (finite values) and, for ``CI_COLUMNS``, ``c_ci_low`` / ``c_ci_high`` (percentile bootstrap of the mean
+  over seeds, NaN for fewer than 2 seeds).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import integrate, stats
+
+from harness.errors import BenchError
+from harness.metrics import column_info
+from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from harness.store import RunStore
+
+__all__ = [
+    "CELL_KEYS",
+    "CI_COLUMNS",
+    "GROUP_KEYS",
+    "KT",
+    "KT_AUC",
+    "RUN_PATH",
+    "SUMMARY_COLUMNS",
+    "WALL",
+    "RunSet",
+    "add_derived",
+    "bootstrap_ci",
+    "cumulative_normalized_auc",
+    "final_rows",
+    "higher_is_better",
+    "load_runs",
+    "normalized_auc",
+    "seed_stats",
+    "summarize",
+]
+
+# --- column names: schema columns are checked against METRICS_SCHEMA, derived ones are declared here ------
+KT = "kendall_tau"
+GROUP_KEYS = ["space", "dataset", "gt_column", "profile"]  # one leaderboard per group
+CELL_KEYS = [*GROUP_KEYS, "checkpoint", "method"]  # one summary row per cell
+_RUN_COLUMNS = ["seed", "budget_fraction", "epoch_equiv", "passes", "train_wall_s", "eval_wall_s", "primary_gt"]
+for _name in [*CELL_KEYS, *_RUN_COLUMNS, "peak_rss_mb", KT]:
+    if _name not in METRICS_SCHEMA.names:  # a renamed schema column must fail here, not in a report
+        raise ImportError(f"harness.aggregate expects column {_name!r} in METRICS_SCHEMA")
+
+RUN_PATH = "run_path"  # derived: run directory relative to the results root (unique per run)
+WALL = "wall_s"  # derived: cumulative train + scoring wall seconds at the checkpoint
+KT_AUC = "kt_auc"  # derived: normalized area under the KT-vs-budget curve up to the checkpoint
+
+_DERIVED_HIGHER_IS_BETTER = {KT_AUC: True, WALL: False, "peak_rss_mb": False}
+
+CI_COLUMNS = (KT, "spearman", "p_at_top_5pct", "top1_gt", KT_AUC)  # get bootstrap CIs
+SUMMARY_COLUMNS = (
+    *CI_COLUMNS,
+    WALL,
+    "peak_rss_mb",
+    "kt_gt_top50",
+    "spearman_gt_top_1pct",
+    "spearman_gt_top_5pct",
+    "complexity_bias",
+    "complexity_convergence",
+    *(f"rd_group{g}" for g in range(1, 6)),
+)
+
+
+def higher_is_better(column: str) -> bool:
+    """Direction of a summarized column: bundle columns from harness.metrics, derived ones declared here."""
+    if column in _DERIVED_HIGHER_IS_BETTER:
+        return _DERIVED_HIGHER_IS_BETTER[column]
+    return column_info(column).higher_is_better
+
+
+# ----------------------------------------------------------------------------------------------------------
+# pure functions on arrays
+
+
+def normalized_auc(x: Iterable[float], y: Iterable[float]) -> float:
+    """Trapezoid area under y(x) divided by the span of x: the curve's mean level over the budget.
+
+    x: budget fractions, shape (K,), strictly increasing; y: metric values, shape (K,). A single point
+    (K = 1) gives y[0]; any NaN in y gives NaN (a curve with a hole has no area).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
+        raise ValueError(f"x and y must be 1-D of the same non-zero length, got {x.shape} and {y.shape}")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError(f"x must be strictly increasing, got {x.tolist()}")
+    if np.isnan(y).any():
+        return math.nan
+    if x.size == 1:
+        return float(y[0])
+    return float(integrate.trapezoid(y, x) / (x[-1] - x[0]))
+
+
+def cumulative_normalized_auc(x: Iterable[float], y: Iterable[float]) -> np.ndarray:
+    """``normalized_auc(x[:k+1], y[:k+1])`` for every k; shape (K,)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    return np.array([normalized_auc(x[: k + 1], y[: k + 1]) for k in range(x.size)])
+
+
+# scipy >= 1.15 names the generator `rng`; older releases call it `random_state`
+_BOOTSTRAP_RNG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
+
+
+def bootstrap_ci(
+    values: Iterable[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    random_state: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean over seeds (scipy.stats.bootstrap, as rliable does).
+
+    values: shape (n_seeds,), finite. Fewer than 2 values give (NaN, NaN); identical values give a
+    zero-width interval at that value. ``random_state`` fixes the resampling, so reports are reproducible.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("values must be finite; drop NaN seeds before bootstrapping")
+    if x.size < 2:
+        return math.nan, math.nan
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    res = stats.bootstrap(
+        (x,),
+        np.mean,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        **{_BOOTSTRAP_RNG: np.random.default_rng(random_state)},
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def seed_stats(values: Iterable[float], *, ci: bool = True, random_state: int = 0) -> dict[str, float]:
+    """n (finite values), mean, std (ddof 1; NaN below 2) and, if ``ci``, ci_low / ci_high of the mean.
+
+    values: shape (n_seeds,); NaN seeds (an undefined metric) are left out of every statistic.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    out = {
+        "n": float(x.size),
+        "mean": float(x.mean()) if x.size else math.nan,
+        "std": float(x.std(ddof=1)) if x.size >= 2 else math.nan,
+    }
+    if ci:
+        out["ci_low"], out["ci_high"] = bootstrap_ci(x, random_state=random_state)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# loading run directories
+
+
+@dataclass
+class RunSet:
+    """The complete runs under a results root."""
+
+    root: Path
+    metrics: pd.DataFrame  # METRICS_SCHEMA columns + run_path, wall_s, kt_auc
+    manifests: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_path -> manifest.json
+    incomplete: list[str] = field(default_factory=list)  # run paths whose manifest is not complete
+    notes: list[str] = field(default_factory=list)  # runs that were pooled although their configs differ
+
+    def final_predictions(self) -> pd.DataFrame:
+        """predictions.parquet rows of every run at its last checkpoint (PREDICTIONS_SCHEMA + run_path)."""
+        frames = []
+        for run_path in self.manifests:
+            table = RunStore(self.root / run_path).read_predictions().to_pandas()
+            if table.empty:
+                continue
+            table = table[table["checkpoint"] == table["checkpoint"].max()].copy()
+            table[RUN_PATH] = run_path
+            frames.append(table)
+        if not frames:
+            return pd.DataFrame(columns=[*PREDICTIONS_SCHEMA.names, RUN_PATH])
+        return pd.concat(frames, ignore_index=True)
+
+
+def find_run_dirs(root: str | Path) -> list[Path]:
+    """Every folder under ``root`` (itself included) that holds a manifest.json, sorted."""
+    root = Path(root)
+    return sorted(p.parent for p in root.rglob("manifest.json"))
+
+
+def load_runs(root: str | Path) -> RunSet:
+    """Read every complete run under ``root``; incomplete ones are listed, not read."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BenchError(f"results root {root} is not a folder")
+    frames, manifests, incomplete = [], {}, []
+    for run_dir in find_run_dirs(root):
+        rel = run_dir.relative_to(root).as_posix() or "."
+        store = RunStore(run_dir)
+        manifest = store.manifest()
+        if not manifest or manifest.get("status") != "complete":
+            incomplete.append(rel)
+            continue
+        table = store.read_metrics().to_pandas()
+        table[RUN_PATH] = rel
+        frames.append(table)
+        manifests[rel] = manifest
+    if not frames:
+        hint = f" ({len(incomplete)} incomplete)" if incomplete else ""
+        raise BenchError(f"no complete runs under {root}{hint}")
+    metrics = add_derived(pd.concat(frames, ignore_index=True))
+    notes = config_notes(metrics, manifests)
+    return RunSet(root=root, metrics=metrics, manifests=manifests, incomplete=incomplete, notes=notes)
+
+
+PROTOCOL_SECTIONS = ("run", "data", "supernet", "eval")  # config tables every method of a group must share
+
+
+def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) -> list[str]:
+    """Warn where runs pooled into one group (or one method's seeds) were made under different configs.
+
+    A group's runs must share the protocol tables (run, data, supernet, eval; ``run.threads`` aside), and
+    one method's seeds its hyperparameters; otherwise their statistics mix two experiments.
+    """
+    protocol: dict[tuple, set[str]] = {}
+    method_params: dict[tuple, set[str]] = {}
+    keys = metrics[[RUN_PATH, "space", "dataset", "profile", "method"]].drop_duplicates(RUN_PATH)
+    for run_path, space, dataset, profile, method in keys.itertuples(index=False, name=None):
+        manifest = manifests.get(run_path, {})
+        config = manifest.get("config", {})
+        tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
+        tables["run"].pop("threads", None)
+        protocol.setdefault((space, dataset, profile), set()).add(json.dumps(tables, sort_keys=True, default=str))
+        params = {k: manifest.get("method", {}).get(k) for k in ("params", "policies")}
+        method_params.setdefault((space, dataset, profile, method), set()).add(
+            json.dumps(params, sort_keys=True, default=str)
+        )
+    notes = [
+        f"{space}/{dataset}/profile {profile}: runs made under {len(v)} different protocol configs "
+        "(run/data/supernet/eval tables) are pooled; compare them in separate results roots"
+        for (space, dataset, profile), v in sorted(protocol.items())
+        if len(v) > 1
+    ]
+    notes += [
+        f"{method} on {space}/{dataset}/profile {profile}: seeds ran with {len(v)} different hyperparameter sets"
+        for (space, dataset, profile, method), v in sorted(method_params.items())
+        if len(v) > 1
+    ]
+    return notes
+
+
+def add_derived(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Add ``wall_s`` and ``kt_auc`` (cumulative normalized AUC per run and GT column); returns a copy.
+
+    metrics: metrics.parquet rows of one or more runs, with ``run_path`` naming the run.
+    """
+    out = metrics.sort_values([RUN_PATH, "gt_column", "checkpoint"], kind="stable").reset_index(drop=True)
+    out[WALL] = out["train_wall_s"] + out["eval_wall_s"]
+    auc = np.full(len(out), math.nan)
+    for _, idx in out.groupby([RUN_PATH, "gt_column"], sort=False).indices.items():
+        auc[idx] = cumulative_normalized_auc(out["budget_fraction"].to_numpy()[idx], out[KT].to_numpy()[idx])
+    out[KT_AUC] = auc
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# summary tables
+
+
+def summarize(
+    metrics: pd.DataFrame,
+    *,
+    columns: Iterable[str] = SUMMARY_COLUMNS,
+    ci_columns: Iterable[str] = CI_COLUMNS,
+    random_state: int = 0,
+) -> pd.DataFrame:
+    """One row per cell (CELL_KEYS): n_seeds, budget/epoch position and seed statistics of ``columns``.
+
+    metrics: rows from ``load_runs(...).metrics`` (or any frame with CELL_KEYS, run_path and the columns).
+    Sorted by group, checkpoint, then best mean Kendall tau first.
+    """
+    columns = [c for c in columns if c in metrics.columns]
+    ci_set = set(ci_columns)
+    rows = []
+    for key, cell in metrics.groupby(CELL_KEYS, sort=True, dropna=False):
+        row: dict[str, Any] = dict(zip(CELL_KEYS, key, strict=True))
+        row["n_seeds"] = int(cell[RUN_PATH].nunique())
+        row["budget_fraction"] = float(cell["budget_fraction"].iloc[0])
+        row["epoch_equiv"] = float(cell["epoch_equiv"].mean())
+        row["passes"] = float(cell["passes"].mean())
+        row["primary_gt"] = bool(cell["primary_gt"].all())
+        for c in columns:
+            st = seed_stats(cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state)
+            for stat, value in st.items():
+                row[f"{c}_{stat}"] = value
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    kt = summary[f"{KT}_mean"] if f"{KT}_mean" in summary.columns else pd.Series(0.0, index=summary.index)
+    summary["_order"] = -kt if higher_is_better(KT) else kt
+    summary = summary.sort_values([*GROUP_KEYS, "checkpoint", "_order", "method"], na_position="last")
+    return summary.drop(columns="_order").reset_index(drop=True)
+
+
+def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows at the last checkpoint of each group (GROUP_KEYS) of a summary or metrics frame."""
+    last = frame.groupby(GROUP_KEYS, dropna=False)["checkpoint"].transform("max")
+    return frame[frame["checkpoint"] == last].reset_index(drop=True)
+
+
+def groups(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """The distinct GROUP_KEYS tuples of a frame, sorted."""
+    return sorted(frame[GROUP_KEYS].drop_duplicates().itertuples(index=False, name=None))
+
+
+def group_slug(group: tuple[Any, ...]) -> str:
+    """A file-name-safe label of a group: ``nb201_cifar10_cifar10-valid_x-valid_hp200_smoke``."""
+    text = "_".join(str(g) for g in group)
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
+
+
+def select_group(frame: pd.DataFrame, group: tuple[Any, ...]) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for k, v in zip(GROUP_KEYS, group, strict=True):
+        mask &= (frame[k] == v).to_numpy()
+    return frame[mask]

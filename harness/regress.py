@@ -1,0 +1,190 @@
+"""Regression tracking of Kendall tau against a committed baseline parquet (results/baselines/).
+
+A baseline row holds, per cell (method, space, dataset, gt_column, profile, checkpoint) and tracked metric,
+the mean over seeds, its std and 95% bootstrap CI, and n_seeds (BASELINE_SCHEMA, declared here once).
+A fresh results root regresses when a cell's mean falls below the baseline CI low by more than the
+tolerance (above the CI high, for a lower-is-better metric); with a single baseline seed the CI is
+undefined and the baseline mean stands in for it. A NaN fresh mean (the supernet ranks nothing) regresses.
+The tolerance a baseline was made for is stored in its metadata; ``--tolerance`` overrides it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.aggregate import CELL_KEYS, GROUP_KEYS, KT, higher_is_better, load_runs, summarize
+from harness.atomic import atomic_write_table
+from harness.errors import BenchError
+from harness.schema import METRICS_SCHEMA
+
+DEFAULT_TOLERANCE = 0.05
+TRACKED = (KT,)  # metrics a new baseline tracks
+
+BASELINE_SCHEMA = pa.schema(
+    [METRICS_SCHEMA.field(k) for k in CELL_KEYS]
+    + [
+        METRICS_SCHEMA.field("budget_fraction"),  # the checkpoint's scheduled budget fraction (checked on compare)
+        pa.field("metric", pa.string()),  # tracked column, e.g. "kendall_tau" (direction: harness.metrics)
+        pa.field("n_seeds", pa.int64()),  # complete runs the statistics are over
+        pa.field("mean", pa.float64()),  # mean over seeds
+        pa.field("std", pa.float64()),  # std over seeds (ddof 1; NaN for one seed)
+        pa.field("ci_low", pa.float64()),  # 95% percentile-bootstrap CI of the mean (NaN for one seed)
+        pa.field("ci_high", pa.float64()),
+    ]
+)
+_META = "supernet_bench."  # prefix of the baseline's schema-metadata keys
+_METHOD_KEYS = ["method", *GROUP_KEYS]  # one method's results in one leaderboard group
+
+
+@dataclass
+class Baseline:
+    rows: pd.DataFrame  # BASELINE_SCHEMA columns
+    tolerance: float | None = None  # the tolerance recorded when the baseline was written
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def baseline_rows(summary: pd.DataFrame, metrics: tuple[str, ...] = TRACKED) -> pd.DataFrame:
+    """BASELINE_SCHEMA rows from a ``harness.aggregate.summarize`` frame."""
+    parts = []
+    for metric in metrics:
+        part = summary[[*CELL_KEYS, "budget_fraction", "n_seeds"]].copy()
+        part["metric"] = metric
+        for stat in ("mean", "std", "ci_low", "ci_high"):
+            part[stat] = summary.get(f"{metric}_{stat}", math.nan)
+        parts.append(part)
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=BASELINE_SCHEMA.names)
+    return rows[BASELINE_SCHEMA.names]
+
+
+def write_baseline(root: str | Path, path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+    """Summarize the complete runs under ``root`` and write them as a baseline parquet; returns its rows."""
+    runs = load_runs(root)
+    summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
+    rows = baseline_rows(summary)
+    shas = sorted({m.get("versions", {}).get("git_sha", "unknown") for m in runs.manifests.values()})
+    meta = {
+        "tolerance": repr(float(tolerance)),
+        "source": str(root),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "git_sha": ",".join(shas),
+    }
+    table = pa.Table.from_pandas(rows, schema=BASELINE_SCHEMA, preserve_index=False)
+    table = table.replace_schema_metadata({f"{_META}{k}".encode(): v.encode() for k, v in meta.items()})
+    atomic_write_table(table, path)
+    return rows
+
+
+def read_baseline(path: str | Path) -> Baseline:
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"baseline {path} does not exist (create one with regress --write-baseline)")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as e:
+        raise BenchError(f"cannot read baseline {path}: {e}") from None
+    missing = [n for n in BASELINE_SCHEMA.names if n not in table.column_names]
+    if missing:
+        raise BenchError(f"baseline {path} lacks columns: {', '.join(missing)}")
+    meta = {
+        k.decode()[len(_META) :]: v.decode()
+        for k, v in (table.schema.metadata or {}).items()
+        if k.decode().startswith(_META)
+    }
+    tolerance = float(meta["tolerance"]) if "tolerance" in meta else None
+    return Baseline(table.to_pandas()[BASELINE_SCHEMA.names], tolerance, meta)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# comparison
+
+
+@dataclass
+class RegressResult:
+    tolerance: float
+    checked: int = 0  # baseline cells compared
+    regressions: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # baseline cells without fresh results
+    mismatched: list[str] = field(default_factory=list)  # same cell, different budget schedule
+    new: list[str] = field(default_factory=list)  # fresh cells without a baseline (informational)
+    skipped: list[str] = field(default_factory=list)  # baseline cells with no value to compare against
+
+    def failed(self, allow_missing: bool = False) -> bool:
+        return bool(self.regressions or self.mismatched or (self.missing and not allow_missing))
+
+    def lines(self) -> list[str]:
+        return [*self.regressions, *self.mismatched, *self.missing, *self.new, *self.skipped]
+
+
+def _cell_name(row) -> str:
+    return (
+        f"{row['method']} on {row['space']}/{row['dataset']} ({row['gt_column']}, profile {row['profile']}) "
+        f"checkpoint {int(row['checkpoint'])}"
+    )
+
+
+def compare(baseline: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> RegressResult:
+    """Compare a fresh summary (``summarize`` frame) with baseline rows; one message line per finding."""
+    if not tolerance >= 0:
+        raise BenchError(f"tolerance must be >= 0, got {tolerance}")
+    result = RegressResult(tolerance=tolerance)
+    fresh = summary.set_index(CELL_KEYS)
+    missing_cells: dict[tuple, list[int]] = {}
+    for _, b in baseline.iterrows():
+        key = tuple(b[k] for k in CELL_KEYS)
+        metric = b["metric"]
+        if key not in fresh.index:
+            missing_cells.setdefault(tuple(b[k] for k in _METHOD_KEYS), []).append(int(b["checkpoint"]))
+            continue
+        f = fresh.loc[key]
+        if not math.isclose(float(f["budget_fraction"]), float(b["budget_fraction"]), abs_tol=1e-9):
+            result.mismatched.append(
+                f"MISMATCH {_cell_name(b)}: budget fraction {f['budget_fraction']:.3f} here, "
+                f"{b['budget_fraction']:.3f} in the baseline (a different profile or overrides?)"
+            )
+            continue
+        if math.isnan(b["mean"]):
+            result.skipped.append(f"SKIPPED {_cell_name(b)}: the baseline has no {metric} value")
+            continue
+        result.checked += 1
+        observed = float(f.get(f"{metric}_mean", math.nan))
+        higher = higher_is_better(metric)
+        edge_name, edge = ("CI low", b["ci_low"]) if higher else ("CI high", b["ci_high"])
+        if math.isnan(edge):
+            edge_name, edge = "mean (1 seed)", b["mean"]
+        limit = edge - tolerance if higher else edge + tolerance
+        ok = observed >= limit if higher else observed <= limit  # False for NaN
+        if not ok:
+            sign = "-" if higher else "+"
+            result.regressions.append(
+                f"REGRESSION {_cell_name(b)}: {metric} {observed:.4f} (n={int(f['n_seeds'])}) vs baseline "
+                f"{edge_name} {edge:.4f} {sign} tolerance {tolerance:g} = {limit:.4f} "
+                f"(baseline mean {b['mean']:.4f}, n={int(b['n_seeds'])})"
+            )
+    for key, checkpoints in missing_cells.items():
+        method, space, dataset, gt_column, profile = key
+        result.missing.append(
+            f"MISSING {method} on {space}/{dataset} ({gt_column}, profile {profile}) checkpoint(s) "
+            f"{', '.join(map(str, sorted(set(checkpoints))))}: in the baseline, no complete run here"
+        )
+    known = set(baseline[_METHOD_KEYS].itertuples(index=False, name=None))
+    for key in sorted(set(summary[_METHOD_KEYS].itertuples(index=False, name=None)) - known):
+        method, space, dataset, gt_column, profile = key
+        result.new.append(f"NEW {method} on {space}/{dataset} ({gt_column}, profile {profile}): no baseline yet")
+    return result
+
+
+def regress(root: str | Path, baseline_path: str | Path, tolerance: float | None = None) -> RegressResult:
+    """Check the complete runs under ``root`` against a baseline file; tolerance defaults to the baseline's."""
+    baseline = read_baseline(baseline_path)
+    tol = tolerance if tolerance is not None else baseline.tolerance
+    tol = DEFAULT_TOLERANCE if tol is None else tol
+    metrics = tuple(sorted(baseline.rows["metric"].unique())) or TRACKED
+    summary = summarize(load_runs(root).metrics, columns=metrics, ci_columns=())
+    return compare(baseline.rows, summary, tol)

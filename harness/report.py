@@ -1,0 +1,460 @@
+"""Reports: Markdown tables, PNG figures and one self-contained static HTML page from a results root.
+
+``build_report(root, out)`` writes::
+
+    out/leaderboard.md        leaderboard per group + cross-task ranks + notes
+    out/leaderboard.parquet   LEADERBOARD_SCHEMA rows (harness/leaderboard.py)
+    out/summary.parquet       every cell at every checkpoint (harness/aggregate.py summarize)
+    out/tables/*.md           ablation, KT-all / KT-top-50, Spearman among the top 1% / 5%, ranks
+    out/figures/*.png         curves, final KT, rank difference per complexity group, score vs GT, CD
+    out/index.html            all of it on one page: sortable tables (inline JS), figures as base64 PNGs
+
+Numbers come from harness.aggregate / harness.leaderboard; this module only formats and lays them out.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from harness.aggregate import (
+    KT,
+    KT_AUC,
+    WALL,
+    final_rows,
+    group_slug,
+    groups,
+    load_runs,
+    select_group,
+    summarize,
+)
+from harness.atomic import atomic_write_table, atomic_write_text
+from harness.leaderboard import (
+    REFERENCE,
+    RankSummary,
+    leaderboard,
+    rank_summary,
+    reference_rows,
+    write_leaderboard,
+)
+
+# ----------------------------------------------------------------------------------------------------------
+# formatting
+
+
+def fmt(x: Any, digits: int = 3) -> str:
+    """A number for a table; NaN / None -> "n/a"."""
+    if x is None:
+        return "n/a"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "n/a"
+    return f"{v:.{digits}f}"
+
+
+def fmt_pm(row: pd.Series, column: str, digits: int = 3) -> str:
+    """``mean ± std`` of a summarized column (just the mean when std is undefined)."""
+    mean, std = row.get(f"{column}_mean", math.nan), row.get(f"{column}_std", math.nan)
+    if fmt(std) == "n/a" or fmt(mean) == "n/a":
+        return fmt(mean, digits)
+    return f"{fmt(mean, digits)} ± {fmt(std, digits)}"
+
+
+def fmt_ci(row: pd.Series, column: str, digits: int = 3) -> str:
+    """``mean [ci_low, ci_high]`` of a summarized column (just the mean when the CI is undefined)."""
+    mean = fmt(row.get(f"{column}_mean"), digits)
+    lo, hi = row.get(f"{column}_ci_low", math.nan), row.get(f"{column}_ci_high", math.nan)
+    if fmt(lo) == "n/a" or fmt(hi) == "n/a":
+        return mean
+    return f"{mean} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of a frame's string values (pipes escaped)."""
+
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in df.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in df.columns) + " |"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def group_title(group: tuple[Any, ...]) -> str:
+    space, dataset, gt_column, profile = group
+    return f"{space} / {dataset} / {gt_column} / profile {profile}"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# tables (display strings built from summary / leaderboard rows)
+
+
+def board_display(board: pd.DataFrame) -> pd.DataFrame:
+    """Leaderboard rows of one group as display strings; column ``kind`` is kept for styling."""
+    rows = []
+    for _, r in board.iterrows():
+        ref = r["kind"] == REFERENCE
+        rows.append(
+            {
+                "kind": r["kind"],
+                "rank": "ref" if ref else fmt(r["rank"], 0),
+                "method": r["method"],
+                "seeds": "" if ref else str(int(r["n_seeds"])),
+                "epoch-eq": "" if ref else fmt(r["epoch_equiv"], 2),
+                "Kendall tau [95% CI]": fmt(r[f"{KT}_mean"]) if ref else fmt_ci(r, KT),
+                "KT std": fmt(r[f"{KT}_std"]),
+                "KT AUC": fmt(r[f"{KT_AUC}_mean"]),
+                "Spearman": fmt(r["spearman_mean"]),
+                "P@top-5%": fmt(r["p_at_top_5pct_mean"]),
+                "top-1 GT": fmt(r["top1_gt_mean"], 2),
+                "wall s": fmt(r[f"{WALL}_mean"], 1),
+                "peak RSS MB": fmt(r["peak_rss_mb_mean"], 0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _board_heading(g: pd.DataFrame) -> str:
+    first = g.iloc[0]
+    return (
+        f"Final checkpoint {int(first['checkpoint'])} (budget fraction {first['budget_fraction']:.2f}; "
+        "epoch-eq: the training each method had spent when scored). Ranked by mean Kendall tau over seeds; "
+        "95% CI: percentile bootstrap of the mean over seeds."
+    )
+
+
+def leaderboard_markdown(board: pd.DataFrame) -> str:
+    """The leaderboard as Markdown: a heading and a table per group, reference estimators in italics."""
+    parts = []
+    for group in groups(board):
+        g = select_group(board, group)
+        shown = board_display(g)
+        shown["method"] = [f"*{m}*" if k == REFERENCE else m for k, m in zip(shown["kind"], shown["method"])]
+        parts.append(f"### {group_title(group)}\n\n{_board_heading(g)}\n")
+        parts.append(markdown_table(shown.drop(columns="kind")))
+        notes = [f"- *{r['method']}*: {r['note']}" for _, r in g.iterrows() if r["kind"] == REFERENCE and r["note"]]
+        if notes:
+            parts.append("\n".join(notes) + "\n")
+    return "\n".join(parts)
+
+
+def rank_display(ranks: RankSummary) -> pd.DataFrame:
+    return pd.DataFrame({"method": list(ranks.mean_rank.index), "mean rank": [fmt(v, 2) for v in ranks.mean_rank]})
+
+
+def rank_text(ranks: RankSummary) -> list[str]:
+    lines = [f"Tasks (blocks): {len(ranks.tasks)}; mean rank of the final mean Kendall tau, 1 = best."]
+    if ranks.test:
+        lines.append(
+            f"{ranks.test} test: p = {ranks.pvalue:.4g}; Nemenyi critical difference = "
+            f"{fmt(ranks.critical_difference, 3)} ranks (alpha 0.05, autorank)."
+        )
+    lines.extend(f"Note: {n}" for n in ranks.notes)
+    return lines
+
+
+def rank_markdown(ranks: RankSummary) -> str:
+    out = "\n\n".join(rank_text(ranks)) + "\n\n"
+    return out + (markdown_table(rank_display(ranks)) if not ranks.mean_rank.empty else "")
+
+
+def _final_by(final: pd.DataFrame, keys: list[str]) -> list[tuple[tuple[Any, ...], pd.DataFrame]]:
+    return [(k if isinstance(k, tuple) else (k,), g) for k, g in final.groupby(keys, sort=True, dropna=False)]
+
+
+def ablation_tables(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per (space, gt_column, profile): KT ± std and top-1 per dataset, complexity bias and rho_CC.
+
+    The final checkpoint of each group; one row per method, best mean KT (first dataset) first.
+    """
+    final = final_rows(summary)
+    out = []
+    for (space, gt_column, profile), g in _final_by(final, ["space", "gt_column", "profile"]):
+        datasets = sorted(g["dataset"].unique())
+        suffix = (lambda d: f" ({d})") if len(datasets) > 1 else (lambda d: "")
+        rows = []
+        for method in g["method"].unique():  # summary order: best KT first
+            row: dict[str, str] = {"method": method}
+            for d in datasets:
+                r = g[(g["method"] == method) & (g["dataset"] == d)]
+                if r.empty:
+                    row[f"KT ± std{suffix(d)}"] = row[f"top-1{suffix(d)}"] = "—"
+                    row[f"CB{suffix(d)}"] = row[f"rho_CC{suffix(d)}"] = "—"
+                    continue
+                r = r.iloc[0]
+                row[f"KT ± std{suffix(d)}"] = fmt_pm(r, KT)
+                row[f"top-1{suffix(d)}"] = fmt_pm(r, "top1_gt", 2)
+                row[f"CB{suffix(d)}"] = fmt_pm(r, "complexity_bias")
+                row[f"rho_CC{suffix(d)}"] = fmt_pm(r, "complexity_convergence")
+            rows.append(row)
+        out.append((f"{space} / {gt_column} / profile {profile}", pd.DataFrame(rows)))
+    return out
+
+
+def _per_group_table(summary: pd.DataFrame, columns: dict[str, str]) -> list[tuple[str, pd.DataFrame]]:
+    final = final_rows(summary)
+    out = []
+    for group in groups(final):
+        g = select_group(final, group)
+        rows = [
+            {"method": r["method"], **{label: fmt_pm(r, c) for label, c in columns.items()}} for _, r in g.iterrows()
+        ]
+        out.append((group_title(group), pd.DataFrame(rows)))
+    return out
+
+
+def kt_top50_tables(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """KT over all sampled architectures and among the 50 best by GT (n/a when fewer than 50 were scored)."""
+    return _per_group_table(summary, {"KT-all": KT, "KT-top-50": "kt_gt_top50"})
+
+
+def spearman_top_tables(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Spearman among the top 1% / 5% architectures by GT (n/a when that leaves fewer than 2)."""
+    return _per_group_table(
+        summary, {"Spearman top-1%": "spearman_gt_top_1pct", "Spearman top-5%": "spearman_gt_top_5pct"}
+    )
+
+
+TABLES = {
+    "ablation": ("Ablation: KT ± std, top-1, complexity bias (CB, fair 0.5) and rho_CC (fair 0)", ablation_tables),
+    "kt_top50": ("Kendall tau over all architectures and among the GT top 50", kt_top50_tables),
+    "spearman_top": ("Spearman among the GT top 1% and 5%", spearman_top_tables),
+}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# HTML
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#222}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}h3{font-size:1.05rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
+th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child,td.text{text-align:left}
+table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e6e6e6}
+th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
+tr.ref td{font-style:italic;background:#fafaf0}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
+.note{color:#555;font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
+"""
+
+# Click a header to sort by it (again to reverse). Cells are compared as numbers when both parse as numbers
+# (text after the number, such as a CI, is ignored); "n/a" and other text sort after numbers.
+_JS = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.addEventListener('click', function () {
+      var asc = !th.classList.contains('asc');
+      table.querySelectorAll('th').forEach(function (h) { h.classList.remove('asc', 'desc'); });
+      th.classList.add(asc ? 'asc' : 'desc');
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      function key(row) {
+        var text = row.cells[col].textContent.trim();
+        var num = parseFloat(text);
+        return isNaN(num) ? {n: false, v: text} : {n: true, v: num};
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x.n !== y.n) { return x.n ? -1 : 1; }
+        var c = x.n ? x.v - y.v : x.v.localeCompare(y.v);
+        return asc ? c : -c;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _td(value: Any) -> str:
+    text = str(value)
+    if text in ("", "n/a", "—"):
+        return f"<td>{html.escape(text)}</td>"
+    try:
+        float(text.split(" ", 1)[0])
+        return f"<td>{html.escape(text)}</td>"
+    except ValueError:  # text (a method name, "n/a"): left-aligned
+        return f'<td class="text">{html.escape(text)}</td>'
+
+
+def html_table(df: pd.DataFrame, sortable: bool = True, row_classes: list[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
+        body.append(f"<tr{cls}>" + "".join(_td(v) for v in row) + "</tr>")
+    klass = ' class="sortable"' if sortable else ""
+    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _img(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)} (<code>figures/{html.escape(path.name)}</code>)</figcaption></figure>"
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the report
+
+
+@dataclass
+class Report:
+    """What ``build_report`` computed and wrote."""
+
+    out: Path
+    summary: pd.DataFrame
+    board: pd.DataFrame
+    ranks: RankSummary
+    figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, caption)
+    tables: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _write_frame(df: pd.DataFrame, path: Path) -> None:
+    atomic_write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+
+
+def build_report(
+    root: str | Path, out: str | Path, data_dir: str | Path | None = None, title: str | None = None
+) -> Report:
+    """Aggregate every complete run under ``root`` and write the report files into ``out``."""
+    from harness import figures as F
+
+    root, out = Path(root), Path(out)
+    runs = load_runs(root)
+    summary = summarize(runs.metrics)
+    references, ref_notes = reference_rows(runs, data_dir)
+    notes = [*runs.notes, *ref_notes]
+    board = leaderboard(summary, references)
+    ranks = rank_summary(board)
+    predictions = runs.final_predictions()
+    if runs.incomplete:
+        notes.append(f"{len(runs.incomplete)} incomplete run(s) left out: {', '.join(runs.incomplete)}")
+    report = Report(out=out, summary=summary, board=board, ranks=ranks, notes=notes)
+
+    out.mkdir(parents=True, exist_ok=True)
+    _write_frame(summary, out / "summary.parquet")
+    write_leaderboard(board, out / "leaderboard.parquet")
+
+    # figures, per group
+    fig_dir = out / "figures"
+    final = final_rows(summary)
+    for group in groups(summary):
+        slug, name = group_slug(group), group_title(group)
+        cells = select_group(summary, group)
+        report.figures.append(
+            (F.save(F.curves_figure(cells, name), fig_dir / f"curves_{slug}.png"),
+             f"{name}: KT and P@top-5% vs epoch-equivalents (mean, 95% bootstrap band over seeds)")
+        )
+        report.figures.append(
+            (F.save(F.final_kt_figure(select_group(board, group), name), fig_dir / f"final_kt_{slug}.png"),
+             f"{name}: final Kendall tau per method, reference estimators dashed")
+        )
+        g_final = select_group(final, group)
+        report.figures.append(
+            (F.save(F.rd_groups_figure(g_final, name), fig_dir / f"rd_groups_{slug}.png"),
+             f"{name}: mean ranking difference per complexity group (< 0: under-estimated)")
+        )
+        if g_final["primary_gt"].all() and not predictions.empty:
+            space, dataset, _, profile = group
+            same = (predictions["space"] == space) & (predictions["dataset"] == dataset)
+            p = predictions[same & (predictions["profile"] == profile)]
+            if not p.empty:
+                kt = dict(zip(g_final["method"], g_final[f"{KT}_mean"], strict=True))
+                report.figures.append(
+                    (F.save(F.score_vs_gt_figure(p, kt, name), fig_dir / f"score_vs_gt_{slug}.png"),
+                     f"{name}: supernet score vs ground truth at the final checkpoint")
+                )
+    cd = F.critical_difference_figure(ranks)
+    if cd is not None:
+        report.figures.append((F.save(cd, fig_dir / "critical_difference.png"), "Critical-difference diagram"))
+
+    # tables
+    table_dir = out / "tables"
+    built: dict[str, tuple[str, list[tuple[str, pd.DataFrame]]]] = {}
+    for name, (caption, builder) in TABLES.items():
+        parts = builder(summary)
+        built[name] = (caption, parts)
+        text = f"## {caption}\n\n" + "\n".join(f"### {t}\n\n{markdown_table(df)}" for t, df in parts)
+        atomic_write_text(table_dir / f"{name}.md", text)
+        report.tables.append(table_dir / f"{name}.md")
+    atomic_write_text(table_dir / "ranks.md", "## Cross-task ranks\n\n" + rank_markdown(ranks))
+    report.tables.append(table_dir / "ranks.md")
+
+    title = title or f"supernet-bench report: {root.name or root}"
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    intro = (
+        f"Results root `{root}`: {len(runs.manifests)} complete run(s), generated {stamp}. "
+        "Methods are ranked by mean Kendall tau over seeds at the final checkpoint."
+    )
+    md = [f"# {title}\n", intro + "\n", "## Leaderboard\n", leaderboard_markdown(board)]
+    md += ["## Cross-task ranks\n", rank_markdown(ranks)]
+    if notes:
+        md += ["## Notes\n", "\n".join(f"- {n}" for n in notes) + "\n"]
+    md += ["## Figures\n", "\n".join(f"![{c}](figures/{p.name})" for p, c in report.figures) + "\n"]
+    md += ["## Tables\n", "\n".join(f"- [{p.stem}](tables/{p.name})" for p in report.tables) + "\n"]
+    atomic_write_text(out / "leaderboard.md", "\n".join(md))
+    atomic_write_text(out / "index.html", _html(report, title, intro, built, runs.manifests))
+    return report
+
+
+def _html(report: Report, title: str, intro: str, built, manifests: dict[str, dict]) -> str:
+    esc = html.escape
+    parts = [f"<h1>{esc(title)}</h1>", f"<p>{esc(intro.replace('`', ''))}</p>"]
+    parts.append("<h2>Leaderboard</h2><p class=note>Click a column header to sort.</p>")
+    for group in groups(report.board):
+        g = select_group(report.board, group)
+        shown = board_display(g)
+        classes = ["ref" if k == REFERENCE else "" for k in shown["kind"]]
+        parts.append(f"<h3>{esc(group_title(group))}</h3><p class=note>{esc(_board_heading(g))}</p>")
+        parts.append(html_table(shown.drop(columns="kind"), row_classes=classes))
+        for _, r in g.iterrows():
+            if r["kind"] == REFERENCE and r["note"]:
+                parts.append(f"<p class=note><i>{esc(r['method'])}</i>: {esc(r['note'])}</p>")
+    parts.append("<h2>Cross-task ranks</h2>")
+    parts += [f"<p class=note>{esc(line)}</p>" for line in rank_text(report.ranks)]
+    if not report.ranks.mean_rank.empty:
+        parts.append(html_table(rank_display(report.ranks)))
+    if report.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in report.notes) + "</ul>")
+    parts.append("<h2>Figures</h2>")
+    parts += [_img(p, c) for p, c in report.figures]
+    parts.append("<h2>Tables</h2>")
+    for caption, tables in built.values():
+        parts.append(f"<h3>{esc(caption)}</h3>")
+        for t, df in tables:
+            parts.append(f"<p class=note>{esc(t)}</p>" + html_table(df))
+    runs = pd.DataFrame(
+        [
+            {
+                "run": path,
+                "method": m.get("method", {}).get("name", ""),
+                "seed": m.get("config", {}).get("seed", ""),
+                "wall s": fmt(m.get("timing", {}).get("total_wall_s"), 1),
+                "git sha": m.get("versions", {}).get("git_sha", ""),
+            }
+            for path, m in sorted(manifests.items())
+        ]
+    )
+    parts.append(f"<h2>Runs ({len(runs)})</h2>" + html_table(runs))
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width,initial-scale=1'><title>{esc(title)}</title>"
+        f"<style>{_CSS}</style></head><body>\n" + "\n".join(parts) + f"\n<script>{_JS}</script>\n</body></html>\n"
+    )

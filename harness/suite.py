@@ -1,0 +1,331 @@
+"""Suites: a grid of runs (method x space x dataset x seed) under one profile, described by a TOML file.
+
+A suite file (shipped ones live in ``harness/suites/``; ``supernet-bench suite smoke`` finds them by name)::
+
+    description = "..."
+    profile = "smoke"                       # shipped profile name or a .toml path
+    seeds = [0, 1]                          # or a count: seeds = 3 -> 0, 1, 2
+    methods = ["spos", "fairnas"]
+    spaces = ["nb201"]                      # default ["nb201"]
+    datasets = ["cifar10"]                  # default: the profile's data set
+    gt = "cifar10-valid_x-valid_hp200"      # optional primary GT column (default: the profile's)
+    overrides = ["run.budget_epochs=4"]     # optional profile overrides, section.key=value
+    out = "runs/smoke"                      # results root, relative to the working directory
+
+Every run goes to ``<out>/<profile>/<space>/<dataset>/<method>/seed<k>``. A complete run is skipped
+(after checking that its recorded config is the one the suite asks for), an interrupted one is resumed
+(``protocol.run(..., resume=True)``), and a failed run does not stop the others: failures are collected
+and reported at the end. Runs execute in this process (``workers=1``) or in a local process pool; any
+``concurrent.futures``-style executor whose ``submit`` returns objects with ``.result()`` can be passed
+instead (a ``submitit.AutoExecutor`` for Slurm, Ray's ``ray.util`` executors): every task is picklable.
+Each run directory is locked while written (harness/lock.py), so two suites never write one run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import time
+import tomllib
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from harness.config import RunConfig, resolve_config
+from harness.errors import BenchError, UnknownNameError
+from harness.registry import Registry
+from harness.store import RunStore
+
+# ----------------------------------------------------------------------------------------------------------
+# suite files
+
+_KEYS = {"description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out"}
+
+SUITES: Registry[Path] = Registry("suite")
+
+
+def _register_shipped_suites() -> None:
+    if SUITES.names():
+        return
+    for entry in (resources.files("harness") / "suites").iterdir():
+        if entry.name.endswith(".toml"):
+            SUITES.register(entry.name[: -len(".toml")], Path(str(entry)))
+
+
+def suite_names() -> list[str]:
+    _register_shipped_suites()
+    return SUITES.names()
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A parsed suite file: the grid and where it goes."""
+
+    name: str
+    profile: str
+    methods: tuple[str, ...]
+    seeds: tuple[int, ...]
+    spaces: tuple[str, ...] = ("nb201",)
+    datasets: tuple[str | None, ...] = (None,)  # None: the profile's data set
+    gt: str | None = None
+    overrides: tuple[str, ...] = ()
+    out: str = ""
+    description: str = ""
+
+
+def _str_list(path: Path, key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise BenchError(f"suite {path}: '{key}' must be a list of strings, got {value!r}")
+    if not value and not allow_empty:
+        raise BenchError(f"suite {path}: '{key}' is empty")
+    return tuple(value)
+
+
+def _seeds(path: Path, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise BenchError(f"suite {path}: 'seeds' as a count must be >= 1, got {value}")
+        return tuple(range(value))
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
+        raise BenchError(f"suite {path}: 'seeds' must be a count or a non-empty list of integers >= 0, got {value!r}")
+    if len(set(value)) != len(value):
+        raise BenchError(f"suite {path}: 'seeds' repeats a seed: {value}")
+    return tuple(value)
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A shipped suite by name (``smoke``) or a suite file by path."""
+    text = str(name_or_path)
+    if text.endswith(".toml"):
+        path = Path(text)
+        if not path.is_file():
+            raise BenchError(f"suite file {path} does not exist")
+    else:
+        _register_shipped_suites()
+        path = SUITES.get(text)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise BenchError(f"suite {path} is not valid TOML: {e}") from None
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise BenchError(
+            f"suite {path} has unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KEYS))}"
+        )
+    for key in ("profile", "methods", "seeds"):
+        if key not in data:
+            raise BenchError(f"suite {path} is missing '{key}'")
+    if not isinstance(data["profile"], str):
+        raise BenchError(f"suite {path}: 'profile' must be a string")
+    gt = data.get("gt")
+    if gt is not None and not isinstance(gt, str):
+        raise BenchError(f"suite {path}: 'gt' must be a string")
+    datasets = _str_list(path, "datasets", data.get("datasets", []), allow_empty=True)
+    out = data.get("out", f"runs/{path.stem}")
+    if not isinstance(out, str) or not out:
+        raise BenchError(f"suite {path}: 'out' must be a folder path")
+    return Suite(
+        name=path.stem,
+        profile=data["profile"],
+        methods=_str_list(path, "methods", data["methods"]),
+        seeds=_seeds(path, data["seeds"]),
+        spaces=_str_list(path, "spaces", data.get("spaces", ["nb201"])),
+        datasets=datasets or (None,),
+        gt=gt,
+        overrides=_str_list(path, "overrides", data.get("overrides", []), allow_empty=True),
+        out=out,
+        description=str(data.get("description", "")),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the grid
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run of a suite: its resolved config and its directory (picklable, for process pools)."""
+
+    config: RunConfig
+    out: Path
+    label: str  # the run directory relative to the results root
+
+
+def run_dir(root: str | Path, config: RunConfig) -> Path:
+    """``<root>/<profile>/<space>/<dataset>/<method>/seed<k>`` (a space subset ``a:b`` becomes ``a-b``)."""
+    space = config.space.replace(":", "-")
+    return Path(root) / config.profile / space / config.dataset / config.method / f"seed{config.seed}"
+
+
+def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable[str] = ()) -> list[RunTask]:
+    """Resolve every run's config up front, so a typo fails before anything trains."""
+    from methods import canonical_name
+
+    root = Path(root if root is not None else suite.out)
+    overrides = [*suite.overrides, *extra_overrides]
+    tasks, seen = [], set()
+    for space in suite.spaces:
+        for dataset in suite.datasets:
+            for method in suite.methods:
+                for seed in suite.seeds:
+                    config = resolve_config(
+                        canonical_name(method),
+                        profile=suite.profile,
+                        space=space,
+                        seed=seed,
+                        overrides=overrides,
+                        dataset=dataset,
+                        gt=suite.gt,
+                    )
+                    out = run_dir(root, config)
+                    if out in seen:
+                        raise BenchError(f"suite {suite.name} lists the run {out.relative_to(root)} twice")
+                    seen.add(out)
+                    tasks.append(RunTask(config, out, out.relative_to(root).as_posix()))
+    _check_names(tasks)
+    return tasks
+
+
+def _check_names(tasks: list[RunTask]) -> None:
+    from harness.data import DATASETS
+    from spaces import get_space
+
+    for task in tasks:
+        get_space(task.config.space)  # unknown space / subset -> "did you mean"
+        if task.config.dataset not in DATASETS:
+            raise UnknownNameError(DATASETS.unknown_message(task.config.dataset))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# running
+
+SKIPPED, RAN, RESUMED, FAILED = "skipped", "ran", "resumed", "failed"
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one run of the suite."""
+
+    label: str
+    status: str  # skipped (already complete) | ran | resumed | failed
+    seconds: float = 0.0
+    kendall_tau: float = math.nan  # final checkpoint, primary GT (NaN when unknown)
+    error: str = ""  # one line for failed runs
+    details: str = field(default="", repr=False)  # traceback of a failed run
+
+
+def _normalized(config: RunConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(config.to_dict(), default=str))
+
+
+def _final_kt(store: RunStore) -> float:
+    from harness.aggregate import KT
+
+    table = store.read_metrics().to_pandas()
+    table = table[table["primary_gt"]]
+    if table.empty:
+        return math.nan
+    return float(table.loc[table["checkpoint"].idxmax(), KT])
+
+
+def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunOutcome:
+    """Run (or skip, or resume) one task; never raises for a failure of the run itself."""
+    from harness import protocol
+
+    store = RunStore(task.out)
+    start = time.perf_counter()
+    try:
+        if store.is_complete():
+            recorded = (store.manifest() or {}).get("config")
+            if recorded != _normalized(task.config):
+                return RunOutcome(
+                    task.label,
+                    FAILED,
+                    error="a complete run with a different config is in the way; move it or use another --out",
+                )
+            return RunOutcome(task.label, SKIPPED, kendall_tau=_final_kt(store))
+        status = RESUMED if store.has_state() else RAN
+        protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress)
+        return RunOutcome(task.label, status, time.perf_counter() - start, _final_kt(store))
+    except Exception as e:  # noqa: BLE001 - a failed run is reported, the suite goes on
+        message = str(e).splitlines()[0] if str(e) else ""
+        return RunOutcome(
+            task.label,
+            FAILED,
+            time.perf_counter() - start,
+            error=f"{type(e).__name__}: {message}",
+            details=traceback.format_exc(),
+        )
+
+
+def run_suite(
+    tasks: list[RunTask],
+    data_dir: str | Path | None = None,
+    workers: int = 1,
+    executor: Any = None,
+    on_outcome: Callable[[int, int, RunOutcome], None] | None = None,
+) -> list[RunOutcome]:
+    """Run every task; returns the outcomes in task order.
+
+    ``workers=1`` runs in this process, one after the other; more use a local process pool (spawned
+    processes, safe with torch). ``executor`` overrides both. ``on_outcome(done, total, outcome)`` is
+    called as each run finishes.
+    """
+    from harness.data import resolve_data_dir
+
+    data = str(resolve_data_dir(data_dir))  # fail before anything starts, and give workers a plain path
+    total = len(tasks)
+    outcomes: list[RunOutcome | None] = [None] * total
+
+    def finished(i: int, outcome: RunOutcome) -> None:
+        outcomes[i] = outcome
+        if on_outcome is not None:
+            on_outcome(sum(o is not None for o in outcomes), total, outcome)
+
+    if executor is None and workers <= 1:
+        for i, task in enumerate(tasks):
+            finished(i, execute(task, data))
+        return outcomes  # type: ignore[return-value]
+
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {executor.submit(execute, task, data): i for i, task in enumerate(tasks)}
+        pending = as_completed(futures) if own else futures
+        for future in pending:
+            i = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as e:  # noqa: BLE001 - a worker that died (OOM, killed) fails only its run
+                outcome = RunOutcome(tasks[i].label, FAILED, error=f"worker failed: {type(e).__name__}: {e}")
+            finished(i, outcome)
+    finally:
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+    return outcomes  # type: ignore[return-value]
+
+
+def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, str]]:
+    """Display rows of the end-of-suite summary."""
+    return [
+        {
+            "run": o.label,
+            "status": o.status,
+            "final KT": "n/a" if math.isnan(o.kendall_tau) else f"{o.kendall_tau:.4f}",
+            "seconds": f"{o.seconds:.1f}",
+            "error": o.error,
+        }
+        for o in outcomes
+    ]
