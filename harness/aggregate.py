@@ -67,7 +67,8 @@ RUN_PATH = "run_path"  # derived: run directory relative to the results root (un
 WALL = "wall_s"  # derived: cumulative train + scoring wall seconds at the checkpoint
 KT_AUC = "kt_auc"  # derived: normalized area under the KT-vs-budget curve up to the checkpoint
 
-_DERIVED_HIGHER_IS_BETTER = {KT_AUC: True, WALL: False, "peak_rss_mb": False}
+MEAN_SCORE = "mean_score"  # mean supernet accuracy over the sample: catches a supernet that did not train
+_DERIVED_HIGHER_IS_BETTER = {KT_AUC: True, WALL: False, "peak_rss_mb": False, MEAN_SCORE: True}
 
 CI_COLUMNS = (KT, "spearman", "p_at_top_5pct", "top1_gt", KT_AUC)  # get bootstrap CIs
 SUMMARY_COLUMNS = (

@@ -172,13 +172,21 @@ class SPOS(Method):
         )
 
     def make_trainer(
-        self, supernet: nn.Module, mask: OpMask, total_passes: int, ms_exclude: tuple[int, ...] = ()
+        self,
+        supernet: nn.Module,
+        mask: OpMask,
+        total_passes: int,
+        ms_exclude: tuple[int, ...] = (),
+        ms_slot: int | None = None,
     ) -> SinglePathTrainer:
+        """A trainer with this method's settings and policies. `ms_slot` overrides the MS policy's slot,
+        so that several trainers of one run can share the slot drawn for the first (Few-Shot)."""
         calr, ms = split_policies(self.policies)
         if calr is not None:
             calr.bind(self.ctx.space)
         if ms is not None:
-            ms = MomentumSeparation(**ms.get_params()).bind(self.ctx.space, mask, self.ctx.rng, ms_exclude)
+            params = ms.get_params() if ms_slot is None else {**ms.get_params(), "slot": ms_slot}
+            ms = MomentumSeparation(**params).bind(self.ctx.space, mask, self.ctx.rng, ms_exclude)
         return SinglePathTrainer(
             supernet, self.ctx.space, mask, self.ctx.rng, total_passes, calr=calr, ms=ms, **self.trainer_kwargs()
         )

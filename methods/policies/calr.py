@@ -36,6 +36,8 @@ class CaLR(Policy):
             raise BenchError(f"calr gamma_max must be > 1, got {self.gamma_max}")
         if self.mode not in ("auto", "lr", "loss"):
             raise BenchError(f"calr mode must be auto, lr or loss, got {self.mode!r}")
+        if getattr(self, "space", None) is space:
+            return self  # already bound: C_min/C_max are per space (Few-Shot binds once per sub-supernet)
         self.space = space
         if space.size() <= _ENUMERATE_LIMIT:
             archs = list(space.enumerate())

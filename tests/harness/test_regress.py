@@ -41,8 +41,9 @@ def test_baseline_rows_and_schema(baseline: Path):
     assert table.schema.equals(R.BASELINE_SCHEMA, check_metadata=False)
     b = R.read_baseline(baseline)
     assert b.tolerance == 0.05 and b.meta["git_sha"] == "synthetic"
-    rows = b.rows.set_index(["method", "checkpoint"])
-    assert len(rows) == 4 and set(b.rows.metric) == {"kendall_tau"}
+    assert set(b.rows.metric) == {"kendall_tau", "mean_score"}
+    rows = b.rows[b.rows.metric == "kendall_tau"].set_index(["method", "checkpoint"])
+    assert len(rows) == 4
     final = rows.loc[("spos", 1)]
     assert final["mean"] == 0.375 and final.n_seeds == 2
     assert (final.ci_low, final.ci_high) == (0.25, 0.5)
@@ -50,7 +51,7 @@ def test_baseline_rows_and_schema(baseline: Path):
 
 def test_regress_passes_on_equal_data(baseline: Path, tmp_path: Path):
     result = R.regress(make_root(tmp_path / "fresh"), baseline)
-    assert not result.failed() and result.checked == 4 and result.lines() == []
+    assert not result.failed() and result.checked == 8  # 4 cells x (kendall_tau, mean_score) and result.lines() == []
 
 
 def test_regress_fails_when_one_methods_kt_drops(baseline: Path, tmp_path: Path):
@@ -96,7 +97,7 @@ def test_missing_and_new_methods_are_reported(baseline: Path, tmp_path: Path):
 
 def test_a_different_budget_schedule_is_a_mismatch(baseline: Path, tmp_path: Path):
     result = R.regress(make_root(tmp_path / "fresh", fractions=(0.25, 1.0)), baseline)
-    assert result.failed() and len(result.mismatched) == 2 and "budget fraction 0.250" in result.mismatched[0]
+    assert result.failed() and len(result.mismatched) == 4 and "budget fraction 0.250" in result.mismatched[0]
 
 
 def test_single_seed_baseline_uses_its_mean(tmp_path: Path):
@@ -121,7 +122,7 @@ def test_cli_regress_exit_codes(tmp_path: Path, capsys):
     assert main(["regress", "--write-baseline", str(path), "--tolerance", "0.05", str(base)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert main(["regress", "--against", str(path), str(base)]) == 0
-    assert "ok: 4 cell(s) checked" in capsys.readouterr().out
+    assert "ok: 8 cell(s) checked" in capsys.readouterr().out
     worse = make_root(tmp_path / "worse", fairnas=(0.25, 0.5))
     assert main(["regress", "--against", str(path), str(worse)]) == 1
     captured = capsys.readouterr()
