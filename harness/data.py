@@ -423,10 +423,15 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
 
 
 def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> float32 scaled to [0, 1] then standardised per channel."""
+    """uint8 (B, 3, H, W) -> float32 scaled to [0, 1] then standardised per channel.
+
+    The result is channels-last: with channels-last supernet weights (TrainContext.build_supernet)
+    CPU convolutions run 1.6x (training) to 1.7x (scoring) faster on the NB201 proxy supernet.
+    """
     m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return images.to(torch.float32).div_(255.0).sub_(m).div_(s)
+    x = images.to(torch.float32).div_(255.0).sub_(m).div_(s)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -36,10 +36,9 @@ class TrainContext:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def build_supernet(self, weights_factory=None) -> nn.Module:
-        """A freshly initialised supernet of the profile's size (seeded by the torch global RNG)."""
-        return self.space.build_supernet(self.num_classes, weights_factory=weights_factory, **self.supernet_kwargs).to(
-            self.device
-        )
+        """A freshly initialised supernet of the profile's size (seeded by the torch global RNG), channels-last."""
+        net = self.space.build_supernet(self.num_classes, weights_factory=weights_factory, **self.supernet_kwargs)
+        return net.to(self.device, memory_format=torch.channels_last)  # matches harness.data.normalize
 
 
 @dataclass

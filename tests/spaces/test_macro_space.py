@@ -205,7 +205,7 @@ def test_weights_factory_keying():
 
 
 def test_build_supernet_errors(space):
-    with pytest.raises(BenchError, match="unknown supernet option.*C, N.*macro-smoke"):
+    with pytest.raises(BenchError, match="unknown supernet option.*C, N.*another space"):
         space.build_supernet(10, C=8, N=1)
     with pytest.raises(BenchError, match="did you mean 'width_mult'"):
         space.build_supernet(10, width_mul=0.5)

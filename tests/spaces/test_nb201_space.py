@@ -447,16 +447,15 @@ def test_gt_api_path_with_fake_package(tmp_path, monkeypatch, space):
 
 
 # --- supernet hook -----------------------------------------------------------------------------------
-def test_build_supernet_passes_arguments(space, monkeypatch):
-    seen = {}
+def test_build_supernet_passes_arguments(space):
+    seen = []
 
-    class FakeSupernet:
-        def __init__(self, **kwargs):
-            seen.update(kwargs)
+    def factory(op_factory, num_layers, num_slots, ops):
+        seen.append((num_layers, num_slots, ops))
+        from spaces.weights import EdgeWeights
 
-    monkeypatch.setitem(
-        sys.modules, "spaces.nb201.supernet", types.SimpleNamespace(NB201Supernet=FakeSupernet)
-    )
-    net = space.build_supernet(10, weights_factory="wf", C=8, N=1)
-    assert isinstance(net, FakeSupernet)
-    assert seen == {"num_classes": 10, "weights_factory": "wf", "C": 8, "N": 1}
+        return EdgeWeights(op_factory, num_layers, num_slots, ops)
+
+    net = space.build_supernet(7, weights_factory=factory, C=4, N=2)
+    assert (net.C, net.N, net.classifier.out_features) == (4, 2, 7)
+    assert seen == [(6, 6, 5)]
