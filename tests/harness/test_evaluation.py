@@ -16,8 +16,12 @@ def setup():
     torch.manual_seed(0)
     net = NB201Supernet(num_classes=10, C=4, N=1)
     g = torch.Generator().manual_seed(0)
-    evals = [(torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)]
-    recal = [(torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)]
+    evals = [
+        (torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)
+    ]
+    recal = [
+        (torch.randn(16, 3, 8, 8, generator=g) * 2 + 1, torch.randint(0, 10, (16,), generator=g)) for _ in range(2)
+    ]
     return net, evals, recal
 
 
