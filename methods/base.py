@@ -84,12 +84,21 @@ class Method(ABC):
     # -- introspection used by `supernet-bench list methods -v` and the manifest ------------------
     @classmethod
     def default_params(cls) -> dict[str, Any]:
-        sig = inspect.signature(cls.__init__)
-        return {
-            k: p.default
-            for k, p in sig.parameters.items()
-            if k not in ("self", "policies") and p.default is not inspect.Parameter.empty
-        }
+        """Keyword hyperparameters of every constructor in the class hierarchy, subclasses last.
+
+        A subclass declares only what it adds or re-defaults and passes `**params` on, so a method
+        built on SPOS does not repeat SPOS's optimizer hyperparameters.
+        """
+        params: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            init = vars(klass).get("__init__")
+            if init is None or klass is object:
+                continue
+            for k, p in inspect.signature(init).parameters.items():
+                if k in ("self", "policies") or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.default is p.empty:
+                    continue
+                params[k] = p.default
+        return params
 
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.default_params()}

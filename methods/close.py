@@ -283,9 +283,9 @@ class CLOSENet(nn.Module):
         return self.supernet(x, arch)
 
 
-@register_method("close")
-class CLOSE(Method):
-    """CLOSE with GATE, WIT and SRT (specs §4). Fractions are of the run's pass budget."""
+class CloseTraining(Method):
+    """The training recipe CLOSE and CLOSE-S share (paper CLOSE App. B.1): SGD lr 0.05, LR halved on a
+    plateau of the epoch's training loss, SRT restarts, clip 5, dropout 0.1 before the classifier."""
 
     accepts_policies = ()
 
@@ -302,34 +302,44 @@ class CLOSE(Method):
         grad_clip: float = 5.0,
         zero_grad_set_to_none: bool = True,
         dropout: float = 0.1,
+        wit: str = "copy",
+        sample_connected: bool = False,
+        policies=(),
+    ):
+        self.lr, self.lr_min, self.lr_schedule, self.lr_factor = lr, lr_min, lr_schedule, lr_factor
+        self.patience_fraction, self.momentum, self.nesterov = patience_fraction, momentum, nesterov
+        self.weight_decay, self.grad_clip, self.zero_grad_set_to_none = weight_decay, grad_clip, zero_grad_set_to_none
+        self.dropout, self.wit, self.sample_connected = dropout, wit, sample_connected
+        self.policies = list(policies)
+
+
+@register_method("close")
+class CLOSE(CloseTraining):
+    """CLOSE with GATE, WIT and SRT (specs §4). Fractions are of the run's pass budget."""
+
+    def __init__(
+        self,
         # list defaults: hyperparameters come from TOML arrays and are type-checked against the default
         block_fractions: list = [0.0, 0.2, 0.4, 0.6],  # noqa: B006
         restart_fractions: list = [0.4],  # noqa: B006
-        wit: str = "copy",
         freeze_gate_last_layer_between_restarts: bool = False,
         eval_assignment: str = "argmax",
         gumbel_tau: float = 5.0,
-        sample_connected: bool = False,
         gate_op_dim: int = 48,
         gate_node_dim: int = 48,
         gate_hid_dim: int = 96,
         gate_gcn_dims: list = [128, 128, 128, 128, 128],  # noqa: B006
         gate_mlp_dims: list = [200, 200, 200],  # noqa: B006
         gate_mlp_dropout: float = 0.1,
-        policies=(),
+        **params,
     ):
-        self.lr, self.lr_min, self.lr_schedule, self.lr_factor = lr, lr_min, lr_schedule, lr_factor
-        self.patience_fraction, self.momentum, self.nesterov = patience_fraction, momentum, nesterov
-        self.weight_decay, self.grad_clip, self.zero_grad_set_to_none = weight_decay, grad_clip, zero_grad_set_to_none
-        self.dropout = dropout
+        super().__init__(**params)
         self.block_fractions, self.restart_fractions = list(block_fractions), list(restart_fractions)
-        self.wit = wit
         self.freeze_gate_last_layer_between_restarts = freeze_gate_last_layer_between_restarts
-        self.eval_assignment, self.gumbel_tau, self.sample_connected = eval_assignment, gumbel_tau, sample_connected
+        self.eval_assignment, self.gumbel_tau = eval_assignment, gumbel_tau
         self.gate_op_dim, self.gate_node_dim, self.gate_hid_dim = gate_op_dim, gate_node_dim, gate_hid_dim
         self.gate_gcn_dims, self.gate_mlp_dims = list(gate_gcn_dims), list(gate_mlp_dims)
         self.gate_mlp_dropout = gate_mlp_dropout
-        self.policies = list(policies)
 
     # -- setup --------------------------------------------------------------------------------------------
     def _validate(self) -> None:

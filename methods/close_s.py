@@ -16,10 +16,11 @@ import torch
 
 from harness.errors import BenchError
 from methods import register_method
-from methods.base import Method, ScoringModel, TrainContext
+from methods.base import ScoringModel, TrainContext
 from methods.close import (
     LR_SCHEDULES,
     SHARING_EXTENT_COUNTING,
+    CloseTraining,
     RestartingTrainer,
     budget_schedule,
     build_glow_supernet,
@@ -31,36 +32,17 @@ from spaces.glow import WIT_MODES, GlowWeights
 
 
 @register_method("close-s")
-class CLOSES(Method):
+class CLOSES(CloseTraining):
     """Shared block per cell, then per-edge copies at `switch_fraction` with WIT + SRT."""
-
-    accepts_policies = ()
 
     def __init__(
         self,
-        lr: float = 0.05,
-        lr_min: float = 0.0,
-        lr_schedule: str = "plateau",
-        lr_factor: float = 0.5,
-        patience_fraction: float = 0.03,
-        momentum: float = 0.9,
-        nesterov: bool = False,
-        weight_decay: float = 5e-4,
-        grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
-        dropout: float = 0.1,
         switch_fraction: float = 0.4,
         restart_at_switch: bool = True,
-        wit: str = "copy",
-        sample_connected: bool = False,
-        policies=(),
+        **params,
     ):
-        self.lr, self.lr_min, self.lr_schedule, self.lr_factor = lr, lr_min, lr_schedule, lr_factor
-        self.patience_fraction, self.momentum, self.nesterov = patience_fraction, momentum, nesterov
-        self.weight_decay, self.grad_clip, self.zero_grad_set_to_none = weight_decay, grad_clip, zero_grad_set_to_none
-        self.dropout, self.switch_fraction, self.restart_at_switch = dropout, switch_fraction, restart_at_switch
-        self.wit, self.sample_connected = wit, sample_connected
-        self.policies = list(policies)
+        super().__init__(**params)
+        self.switch_fraction, self.restart_at_switch = switch_fraction, restart_at_switch
 
     def setup(self, ctx: TrainContext) -> None:
         if self.policies:

@@ -53,19 +53,9 @@ class CondWeights(SPOS):
         self,
         split_fraction: float = 0.6,
         copy_momentum: str = "per-copy",
-        lr: float = 0.025,
-        lr_min: float = 0.0,
-        lr_schedule: str = "cosine",
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        weight_decay: float = 5e-4,
-        grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
-        policies=(),
+        **params,
     ):
-        super().__init__(
-            lr, lr_min, lr_schedule, momentum, nesterov, weight_decay, grad_clip, zero_grad_set_to_none, policies
-        )
+        super().__init__(**params)
         self.split_fraction = split_fraction
         self.copy_momentum = copy_momentum
 

@@ -14,18 +14,5 @@ class FairNAS(SPOS):
 
     sampler = "fair"
 
-    def __init__(
-        self,
-        lr: float = 0.025,
-        lr_min: float = 0.0,
-        lr_schedule: str = "cosine",
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        weight_decay: float = 5e-4,
-        grad_clip: float = 0.0,
-        zero_grad_set_to_none: bool = True,
-        policies=(),
-    ):
-        super().__init__(
-            lr, lr_min, lr_schedule, momentum, nesterov, weight_decay, grad_clip, zero_grad_set_to_none, policies
-        )
+    def __init__(self, grad_clip: float = 0.0, **params):
+        super().__init__(grad_clip=grad_clip, **params)

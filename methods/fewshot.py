@@ -42,22 +42,12 @@ class FewShot(SPOS):
 
     def __init__(
         self,
-        lr: float = 0.025,
-        lr_min: float = 0.0,
-        lr_schedule: str = "cosine",
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        weight_decay: float = 5e-4,
-        grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
         split_slot: int = 0,
         init: str = "inherit",
         oneshot_fraction: float = 600 / 2100,
-        policies=(),
+        **params,
     ):
-        super().__init__(
-            lr, lr_min, lr_schedule, momentum, nesterov, weight_decay, grad_clip, zero_grad_set_to_none, policies
-        )
+        super().__init__(**params)
         self.split_slot, self.init, self.oneshot_fraction = split_slot, init, oneshot_fraction
 
     def setup(self, ctx: TrainContext) -> None:

@@ -133,19 +133,9 @@ class GMNAS(SPOS):
         gm_average: str = "distance",
         restart: bool = True,
         leaf_lr_horizon: str = "leaf",
-        lr: float = 0.025,
-        lr_min: float = 0.0,
-        lr_schedule: str = "cosine",
-        momentum: float = 0.9,
-        nesterov: bool = True,
-        weight_decay: float = 5e-4,
-        grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
-        policies=(),
+        **params,
     ):
-        super().__init__(
-            lr, lr_min, lr_schedule, momentum, nesterov, weight_decay, grad_clip, zero_grad_set_to_none, policies
-        )
+        super().__init__(**params)
         self.splits, self.branches = splits, branches
         self.warmup_share, self.leaf_share = warmup_share, leaf_share
         self.gm_batches, self.gm_budget_fraction, self.gm_average = gm_batches, gm_budget_fraction, gm_average
