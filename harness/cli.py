@@ -93,8 +93,9 @@ def list_(what: str, verbose: bool) -> None:
         from spaces import get_space, space_names
 
         for name in space_names():
-            space = get_space(name)
-            click.echo(f"{name}: {space.size()} architectures" if verbose else name)
+            for subset in get_space(name).subsets:
+                label = name if subset == "full" else f"{name}:{subset}"
+                click.echo(f"{label}: {get_space(label).size()} architectures" if verbose else label)
     elif what == "profiles":
         from harness.config import load_profile, profile_names
 

@@ -41,6 +41,7 @@ class SearchSpace(ABC):
     """A search space: encodings, enumeration, sampling, complexity, supernet and ground truth."""
 
     name: ClassVar[str]
+    subsets: ClassVar[tuple[str, ...]] = ("full",)  # usable as `name:subset` wherever a space is named
     slots: tuple[Slot, ...]
     subset: str = "full"
 

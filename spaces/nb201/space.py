@@ -186,6 +186,7 @@ class NB201Space(SearchSpace):
     """NAS-Bench-201 topology space (`nb201`, `nb201:no-zero`, `nb201:only-conv`)."""
 
     name = "nb201"
+    subsets = tuple(SUBSETS)
     slots = tuple(Slot(f"{to}<-{frm}", OPS) for to, frm in EDGES)
     ops = OPS
     edges = EDGES
