@@ -16,6 +16,15 @@ code's optimizer holds stale last-layer parameters after non-SRT switches), `eva
 logits, so a score is deterministic; sampled assignments use their own generator seeded by
 (seed, step, arch) and never touch the training RNGs. One architecture per batch, 1 pass per step
 (the K-block mixture costs compute, not passes).
+
+Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro) have no cell DAG: there CLOSE uses the
+interval-splitting variant (specs §4.4; spaces/interval_glow.py) instead of the GATE. Blocks are shared
+across block positions of a stage (the stage's first, stride/channel-change slot is unshared); each
+curriculum point splits one interval of positions (`cl_criteria` "pre": the multi-position interval
+with the smallest start, "max": the longest), the new half getting WIT from the old block. The number of
+blocks is len(block_fractions) capped at the number of positions; later fractions are ignored. The
+gate options (`gate_*`, `gumbel_tau`, `eval_assignment`, `freeze_gate_last_layer_between_restarts`) do
+not apply there; the LR recipe (plateau + SRT) is the same.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from methods.close_gate import Gate, cell_dag, gumbel_straight_through
 from methods.single_path import SinglePathTrainer
 from spaces.base import Arch, OpMask, SearchSpace
 from spaces.glow import WIT_MODES, GlowWeights
+from spaces.interval_glow import CL_CRITERIA, SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
 
 LR_SCHEDULES = ("plateau", "cosine")
 EVAL_ASSIGNMENTS = ("argmax", "sampled")
@@ -239,6 +249,28 @@ def build_glow_supernet(ctx: TrainContext, num_blocks: int, dropout: float) -> n
     return net
 
 
+def build_interval_supernet(ctx: TrainContext, num_blocks: int, dropout: float) -> nn.Module:
+    """The sequential space's supernet with interval-split GLOW blocks (specs §4.4)."""
+    stages = space_stages(ctx.space)
+    sized = dataclasses.replace(ctx, supernet_kwargs={**ctx.supernet_kwargs, "dropout": dropout})
+    net = sized.build_supernet(weights_factory=partial(IntervalGlowWeights, num_blocks=num_blocks, stages=stages))
+    if not isinstance(getattr(net, "weights", None), IntervalGlowWeights):
+        raise BenchError(f"space {ctx.space.label}: its supernet does not take a weights_factory")
+    return net
+
+
+def space_stages(space: SearchSpace) -> tuple[tuple[int, ...], ...]:
+    """The slot runs of a sequential space's stages (`space.stage_slices()`); BenchError if it has none."""
+    if not callable(getattr(space, "stage_slices", None)):
+        raise BenchError(f"sequential space {space.label} describes no stages (stage_slices())")
+    return tuple(tuple(st) for st in space.stage_slices())
+
+
+def num_archs(space: SearchSpace, mask: OpMask | None = None) -> int:
+    mask = space.allowed if mask is None else mask
+    return int(np.prod([len(m) for m in mask], dtype=np.int64))
+
+
 def budget_schedule(ctx: TrainContext, patience_fraction: float) -> tuple[int, int, int]:
     """(total steps, steps per epoch, plateau patience in epochs).
 
@@ -331,9 +363,11 @@ class CLOSE(CloseTraining):
         gate_gcn_dims: list = [128, 128, 128, 128, 128],  # noqa: B006
         gate_mlp_dims: list = [200, 200, 200],  # noqa: B006
         gate_mlp_dropout: float = 0.1,
+        cl_criteria: str = "pre",
         **params,
     ):
         super().__init__(**params)
+        self.cl_criteria = cl_criteria
         self.block_fractions, self.restart_fractions = list(block_fractions), list(restart_fractions)
         self.freeze_gate_last_layer_between_restarts = freeze_gate_last_layer_between_restarts
         self.eval_assignment, self.gumbel_tau = eval_assignment, gumbel_tau
@@ -351,6 +385,8 @@ class CLOSE(CloseTraining):
         check_fractions("restart_fractions", self.restart_fractions)
         if self.wit not in WIT_MODES:
             raise BenchError(f"wit must be one of {WIT_MODES}, got {self.wit!r}")
+        if self.cl_criteria not in CL_CRITERIA:
+            raise BenchError(f"cl_criteria must be one of {CL_CRITERIA}, got {self.cl_criteria!r}")
         if self.eval_assignment not in EVAL_ASSIGNMENTS:
             raise BenchError(f"eval_assignment must be one of {EVAL_ASSIGNMENTS}, got {self.eval_assignment!r}")
         if self.gumbel_tau <= 0 or self.patience_fraction < 0 or not 0 < self.lr_factor <= 1:
@@ -361,6 +397,38 @@ class CLOSE(CloseTraining):
     def setup(self, ctx: TrainContext) -> None:
         self._validate()
         self.ctx = ctx
+        self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)
+        self.restart_steps = [step_at(f, self.total_steps) for f in self.restart_fractions]
+        self.gate_frozen = False
+        self.block_events: list[int] = []  # step at which each block beyond the first was added
+        self.interval = bool(getattr(ctx.space, "sequential", False))
+        if self.interval:
+            self._setup_interval(ctx)
+        else:
+            self._setup_gate(ctx)
+
+    def _make_trainer(self, net: nn.Module) -> RestartingTrainer:
+        ctx = self.ctx
+        return RestartingTrainer(
+            net, ctx.space, ctx.space.allowed, ctx.rng, self.total_steps,
+            lr=self.lr, lr_min=self.lr_min, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
+            patience_epochs=self.patience_epochs, steps_per_epoch=self.steps_per_epoch,
+            restart_steps=self.restart_steps, momentum=self.momentum, nesterov=self.nesterov,
+            weight_decay=self.weight_decay, grad_clip=self.grad_clip,
+            zero_grad_set_to_none=self.zero_grad_set_to_none, sample_connected=self.sample_connected,
+        )  # fmt: skip
+
+    def _setup_interval(self, ctx: TrainContext) -> None:
+        """Sequential space: interval-split GLOW blocks over stage positions, no GATE (specs §4.4)."""
+        positions = positions_of(space_stages(ctx.space))
+        k_max = min(len(self.block_fractions), max(1, positions))
+        self.net = build_interval_supernet(ctx, k_max, self.dropout)
+        self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions[:k_max]]
+        self.trainer = self._make_trainer(self.net)
+        self.num_archs = num_archs(ctx.space)
+        self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": self.weights.partition()}]
+
+    def _setup_gate(self, ctx: TrainContext) -> None:
         self.dag = cell_dag(ctx.space)
         if len(self.dag.edges) != len(ctx.space.slots):
             raise BenchError(f"space {ctx.space.label}: cell DAG has {len(self.dag.edges)} edges for "
@@ -372,28 +440,19 @@ class CLOSE(CloseTraining):
             [int(d) for d in self.gate_gcn_dims], [int(d) for d in self.gate_mlp_dims], self.gate_mlp_dropout,
         ).to(ctx.device)  # fmt: skip
         self.net = CLOSENet(supernet, gate, self.gumbel_tau)
-        self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)
         self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions]
-        self.restart_steps = [step_at(f, self.total_steps) for f in self.restart_fractions]
-        self.trainer = RestartingTrainer(
-            self.net, ctx.space, ctx.space.allowed, ctx.rng, self.total_steps,
-            lr=self.lr, lr_min=self.lr_min, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
-            patience_epochs=self.patience_epochs, steps_per_epoch=self.steps_per_epoch,
-            restart_steps=self.restart_steps, momentum=self.momentum, nesterov=self.nesterov,
-            weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-            zero_grad_set_to_none=self.zero_grad_set_to_none, sample_connected=self.sample_connected,
-        )  # fmt: skip
+        self.trainer = self._make_trainer(self.net)
         self.trainer.on_restart.append(lambda: self._freeze_gate_last_layer(False))
-        self.gate_frozen = False
-        self.block_events: list[int] = []  # step at which each block beyond the first was added
         self.edge_arch_total = edges_in_archs(ctx.space, self.dag.none_op)
 
     @property
-    def weights(self) -> GlowWeights:
+    def weights(self) -> GlowWeights | IntervalGlowWeights:
         return self.net.weights
 
     # -- curriculum ---------------------------------------------------------------------------------------
     def _freeze_gate_last_layer(self, frozen: bool) -> None:
+        if self.interval:
+            return
         for p in self.net.gate.last_layer.parameters():
             p.requires_grad_(not frozen)
             if frozen:
@@ -401,8 +460,15 @@ class CLOSE(CloseTraining):
         self.gate_frozen = frozen
 
     def add_block(self) -> int:
-        """A new GLOW block per layer + a new gate output unit, both by WIT."""
+        """A new GLOW block per layer + a new gate output unit, both by WIT.
+
+        Sequential spaces: split an interval of positions instead (the new block takes its upper half)."""
         t = self.trainer.t
+        if self.interval:
+            _, (_, _, k) = self.weights.split(self.cl_criteria, self.wit)
+            self.block_events.append(t)
+            self.partitions.append({"step": t, "intervals": self.weights.partition()})
+            return k
         k = self.weights.add_block(self.wit)
         self.net.gate.inherit_unit(k, k - 1, self.wit)
         self.block_events.append(t)
@@ -426,8 +492,10 @@ class CLOSE(CloseTraining):
         return self.net.assignment(arch)
 
     def scoring_model(self, arch: Arch) -> ScoringModel:
-        blocks = self.scoring_assignment(arch)
         net = self.net
+        if self.interval:
+            return ScoringModel(net, lambda x: net(x, arch))
+        blocks = self.scoring_assignment(arch)
 
         def forward(x: torch.Tensor) -> torch.Tensor:
             net.weights.set_assignment(blocks)
@@ -438,9 +506,13 @@ class CLOSE(CloseTraining):
     # -- records ------------------------------------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:
         k = self.weights.num_active
+        if self.interval:
+            extent = self.weights.sharing_extent(self.num_archs)
+        else:
+            extent = self.edge_arch_total / k
         return {
             "num_blocks": float(k),
-            "sharing_extent": self.edge_arch_total / k,
+            "sharing_extent": extent,
             "lr": float(self.trainer.scheduled_lr()),
             "restarts": float(len(self.trainer.restarts)),
             "lr_reductions": float(len(self.trainer.lr_reductions)),
@@ -448,8 +520,32 @@ class CLOSE(CloseTraining):
         }
 
     def decisions(self) -> dict[str, Any]:
+        if self.interval:
+            return {
+                "close": {
+                    "assignment": "interval",
+                    "total_steps": self.total_steps,
+                    "num_positions": self.weights.num_positions,
+                    "stages": [list(st) for st in self.weights.stages],
+                    "num_blocks": self.weights.num_blocks,
+                    "block_steps": self.block_steps,
+                    "ignored_block_fractions": self.block_fractions[self.weights.num_blocks :],
+                    "restart_steps": self.restart_steps,
+                    "steps_per_epoch": self.steps_per_epoch,
+                    "plateau_patience_epochs": self.patience_epochs,
+                    "cl_criteria": self.cl_criteria,
+                    "wit": self.wit,
+                    "lr_schedule": self.lr_schedule,
+                    "sharing_extent_counting": SHARING_EXTENT_COUNTING_INTERVAL,
+                    "blocks_added_at": list(self.block_events),
+                    "partitions": [dict(p) for p in self.partitions],
+                    "restarted_at": list(self.trainer.restarts),
+                    "lr_reduced_at": list(self.trainer.lr_reductions),
+                }
+            }
         return {
             "close": {
+                "assignment": "gate",
                 "total_steps": self.total_steps,
                 "block_steps": self.block_steps,
                 "restart_steps": self.restart_steps,
@@ -467,15 +563,24 @@ class CLOSE(CloseTraining):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "trainer": self.trainer.state_dict(),
             "num_active": self.weights.num_active,
             "gate_frozen": self.gate_frozen,
             "block_events": list(self.block_events),
         }
+        if self.interval:
+            state["partitions"] = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                                   for p in self.partitions]  # fmt: skip
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.weights.num_active = int(state["num_active"])
+        if self.interval:
+            self.partitions = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                               for p in state["partitions"]]  # fmt: skip
+            self.weights.load_partition(self.partitions[-1]["intervals"])
+        else:
+            self.weights.num_active = int(state["num_active"])
         self.trainer.load_state_dict(state["trainer"])
         self._freeze_gate_last_layer(bool(state["gate_frozen"]))
         self.block_events = list(state["block_events"])

@@ -6,6 +6,11 @@ shared one (WIT: pure copy by default; `wit="additive"` gives edge e>0 its own i
 keeps the shared block, mirroring CLOSE's additive rule) and the optimizer restarts (SRT). Stage 2
 is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close.py).
 No reference code exists for CLOSE-S; these details are the natural reading of the paper.
+
+Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant of specs §4.4 with
+every position split at once (spaces/interval_glow.py). Stage 1: per stage one block shared by all
+positions after the stage's first (stride/channel-change) slot, which keeps its own fixed ops. At the
+switch every position gets its own block (WIT from the shared one; the first position keeps it) + SRT.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ from methods.close import (
     RestartingTrainer,
     budget_schedule,
     build_glow_supernet,
+    build_interval_supernet,
     edges_in_archs,
+    num_archs,
+    space_stages,
     step_at,
 )
 from spaces.base import Arch
 from spaces.glow import WIT_MODES, GlowWeights
+from spaces.interval_glow import SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
 
 
 @register_method("close-s")
@@ -54,8 +63,14 @@ class CLOSES(CloseTraining):
         if self.lr_schedule not in LR_SCHEDULES:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         self.ctx = ctx
-        self.num_edges = len(ctx.space.slots)
-        self.supernet = build_glow_supernet(ctx, self.num_edges, self.dropout)
+        self.interval = bool(getattr(ctx.space, "sequential", False))
+        if self.interval:
+            self.num_edges = max(1, positions_of(space_stages(ctx.space)))  # blocks after the switch
+            self.supernet = build_interval_supernet(ctx, self.num_edges, self.dropout)
+            self.num_archs = num_archs(ctx.space)
+        else:
+            self.num_edges = len(ctx.space.slots)
+            self.supernet = build_glow_supernet(ctx, self.num_edges, self.dropout)
         self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)
         self.switch_step = step_at(self.switch_fraction, self.total_steps) if self.switch_fraction < 1 else None
         restarts = [self.switch_step] if self.restart_at_switch and self.switch_step is not None else []
@@ -68,12 +83,14 @@ class CLOSES(CloseTraining):
             sample_connected=self.sample_connected,
         )  # fmt: skip
         self.switched_at: int | None = None
+        if self.interval:
+            return
         self.weights.set_assignment((0,) * self.num_edges)
         ops = tuple(getattr(ctx.space, "ops", ()))
         self.edge_arch_total = edges_in_archs(ctx.space, ops.index("none") if "none" in ops else None)
 
     @property
-    def weights(self) -> GlowWeights:
+    def weights(self) -> GlowWeights | IntervalGlowWeights:
         return self.supernet.weights
 
     @property
@@ -84,6 +101,10 @@ class CLOSES(CloseTraining):
     def switch(self) -> None:
         """Stage 2: per-edge copies of the shared block (WIT); SRT follows in the trainer at this step."""
         w = self.weights
+        if self.interval:
+            w.split_all(self.wit)
+            self.switched_at = self.trainer.t
+            return
         for e in range(1, self.num_edges):
             w.inherit(e, 0, self.wit)
         w.num_active = self.num_edges
@@ -102,15 +123,20 @@ class CLOSES(CloseTraining):
 
     def diagnostics(self) -> dict[str, float]:
         copies = self.num_edges if self.switched else 1
+        if self.interval:
+            extent = self.weights.sharing_extent(self.num_archs)
+        else:
+            extent = self.edge_arch_total / copies
         return {
             "num_blocks": float(copies),
-            "sharing_extent": self.edge_arch_total / copies,
+            "sharing_extent": extent,
             "lr": float(self.trainer.scheduled_lr()),
             "restarts": float(len(self.trainer.restarts)),
             "lr_reductions": float(len(self.trainer.lr_reductions)),
         }
 
     def decisions(self) -> dict[str, Any]:
+        counting = SHARING_EXTENT_COUNTING_INTERVAL if self.interval else SHARING_EXTENT_COUNTING
         return {
             "close-s": {
                 "total_steps": self.total_steps,
@@ -120,7 +146,9 @@ class CLOSES(CloseTraining):
                 "plateau_patience_epochs": self.patience_epochs,
                 "wit": self.wit,
                 "lr_schedule": self.lr_schedule,
-                "sharing_extent_counting": SHARING_EXTENT_COUNTING,
+                "sharing_extent_counting": counting,
+                "assignment": "interval" if self.interval else "edge",
+                "partition": self.weights.partition() if self.interval else None,
                 "switched_at": self.switched_at,
                 "restarted_at": list(self.trainer.restarts),
                 "lr_reduced_at": list(self.trainer.lr_reductions),
@@ -133,6 +161,9 @@ class CLOSES(CloseTraining):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.trainer.load_state_dict(state["trainer"])
         self.switched_at = state["switched_at"]
-        if self.switched:
+        if self.switched and self.interval:
+            p = self.num_edges if self.weights.num_positions else 0
+            self.weights.load_partition([(i, i + 1, i) for i in range(p)])
+        elif self.switched:
             self.weights.num_active = self.num_edges
             self.weights.set_assignment(range(self.num_edges))

@@ -135,6 +135,18 @@ class MacroSpace(SearchSpace):
     def __repr__(self) -> str:
         return f"MacroSpace(subset={self.subset!r})"
 
+    def stage_slices(self) -> tuple[range, ...]:
+        """Slot ranges of the stages, in order; the first slot of each is the stride-2, channel-changing layer.
+
+        Sequential spaces describe their stages this way (CLOSE's interval splitting, specs §4.4):
+        within a stage every slot after the first has the same input/output shape.
+        """
+        out, start = [], 0
+        for n in STAGES:
+            out.append(range(start, start + n))
+            start += n
+        return tuple(out)
+
     @property
     def allowed(self) -> OpMask:
         return self._allowed
