@@ -37,6 +37,12 @@ class Slot:
     ops: tuple[str, ...]
 
 
+def shorten(value: object, limit: int = 120) -> str:
+    """repr() cut to `limit` characters, for error messages that quote user input."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
 class SearchSpace(ABC):
     """A search space: encodings, enumeration, sampling, complexity, supernet and ground truth."""
 
@@ -68,10 +74,21 @@ class SearchSpace(ABC):
         mask = self.allowed if mask is None else mask
         return len(arch) == len(mask) and all(op in m for op, m in zip(arch, mask))
 
-    def check(self, arch: Arch) -> Arch:
-        if not self.contains(arch):
-            raise BenchError(f"architecture {arch!r} is not in space {self.label}")
-        return arch
+    def check(self, arch) -> Arch:
+        """An official string or a sequence of op indices, validated: the tuple of ints, or one BenchError."""
+        if isinstance(arch, str):
+            return self.decode(arch)
+        n = len(self.slots)
+        try:
+            values = tuple(arch)
+            ints = tuple(int(v) for v in values)
+        except (TypeError, ValueError):
+            ints, values = (), (None,)
+        if len(ints) != n or any(i != v for i, v in zip(ints, values)):
+            raise BenchError(f"{self.name} arch must be a sequence of {n} op indices, got {shorten(arch)}")
+        if not self.contains(ints):
+            raise BenchError(f"architecture {ints!r} is not in space {self.label}")
+        return ints
 
     @property
     def label(self) -> str:

@@ -46,3 +46,15 @@ def tiny_context(space: str = "nb201", total_passes: int = 20, seed: int = 0, ba
         seed=seed,
         rng=np.random.default_rng(seed),
     )
+
+
+class FakeBatches:
+    """Deterministic random 8x8 batches; the counter is the stream state."""
+
+    def __init__(self, batch_size: int = 4):
+        self.batch_size, self.i = batch_size, 0
+
+    def __call__(self):
+        g = torch.Generator().manual_seed(1000 + self.i)
+        self.i += 1
+        return torch.randn(self.batch_size, 3, 8, 8, generator=g), torch.randint(0, 10, (self.batch_size,), generator=g)

@@ -18,7 +18,7 @@ import numpy as np
 
 from harness.errors import BenchError, UnknownNameError
 from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
+from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
 
 OPS: tuple[str, ...] = ("identity", "mb_k3_e3", "mb_k5_e6")
 IDENTITY, MB_K3_E3, MB_K5_E6 = range(3)
@@ -31,11 +31,6 @@ HEAD_CHANNELS = 1280
 SUBSETS: tuple[str, ...] = ("full",)
 GT_COLUMNS: tuple[str, ...] = ("mean_acc", "test_acc_0", "test_acc_1", "test_acc_2")
 SUPERNET_KEYS: tuple[str, ...] = ("width_mult", "bn_affine", "track_running_stats", "dropout")
-
-
-def _short(text: object, limit: int = 80) -> str:
-    r = repr(text)
-    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def scaled(channels: int, width_mult: float) -> int:
@@ -101,17 +96,17 @@ def encode_arch(arch: Sequence[int]) -> str:
 def parse_arch_string(text: object) -> Arch:
     """Parse an official 8-character string; BenchError names the problem."""
     if not isinstance(text, str):
-        raise BenchError(f"NAS-Bench-Macro arch must be a string, got {type(text).__name__} {_short(text)}")
+        raise BenchError(f"NAS-Bench-Macro arch must be a string, got {type(text).__name__} {shorten(text)}")
     s = text.strip()
     if len(s) != NUM_LAYERS:
         raise BenchError(
-            f"malformed NAS-Bench-Macro arch {_short(text)}: expected {NUM_LAYERS} characters "
+            f"malformed NAS-Bench-Macro arch {shorten(text)}: expected {NUM_LAYERS} characters "
             f"(one of 0/1/2 per layer), got {len(s)}"
         )
     for pos, ch in enumerate(s):
         if ch not in "012":
             raise BenchError(
-                f"malformed NAS-Bench-Macro arch {_short(text)}: bad character {ch!r} for layer{pos + 1} "
+                f"malformed NAS-Bench-Macro arch {shorten(text)}: bad character {ch!r} for layer{pos + 1} "
                 f"(expected 0 identity, 1 mb_k3_e3, 2 mb_k5_e6)"
             )
     return tuple(int(ch) for ch in s)
@@ -157,23 +152,6 @@ class MacroSpace(SearchSpace):
 
     def decode(self, text: str) -> Arch:
         return parse_arch_string(text)
-
-    def check(self, arch) -> Arch:
-        """Validate an arch given as a sequence of 8 op indices (or an official string)."""
-        if isinstance(arch, str):
-            return self.decode(arch)
-        try:
-            values = tuple(arch)
-            ints = tuple(int(v) for v in values)
-        except (TypeError, ValueError):
-            raise BenchError(
-                f"NAS-Bench-Macro arch must be a sequence of {NUM_LAYERS} op indices, got {_short(arch)}"
-            ) from None
-        if len(ints) != NUM_LAYERS or any(i != v for i, v in zip(ints, values, strict=True)):
-            raise BenchError(f"NAS-Bench-Macro arch must be a sequence of {NUM_LAYERS} op indices, got {_short(arch)}")
-        if not self.contains(ints):
-            raise BenchError(f"architecture {ints!r} is not in space {self.label} (op indices 0..2)")
-        return ints
 
     # --- complexity -------------------------------------------------------------------------------
     def complexity(self, arch: Arch) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.errors import BenchError, DataError, UnknownNameError
 from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
+from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
@@ -53,11 +53,6 @@ _TOKEN = re.compile(r"([A-Za-z0-9_]+)~(-?\d+)")
 _EDGE_INDEX = {edge: k for k, edge in enumerate(EDGES)}
 
 
-def _short(text: object, limit: int = 120) -> str:
-    r = repr(text)
-    return r if len(r) <= limit else r[: limit - 3] + "..."
-
-
 def encode_arch(arch: Sequence[int]) -> str:
     """Official NB201 string of an op-index tuple (no membership check beyond op range)."""
     groups = []
@@ -82,7 +77,7 @@ def _string_table() -> dict[str, Arch]:
 def parse_arch_string(text: object) -> Arch:
     """Parse an official string into an op-index tuple; BenchError names the first problem found."""
     if not isinstance(text, str):
-        raise BenchError(f"NB201 arch must be a string, got {type(text).__name__} {_short(text)}")
+        raise BenchError(f"NB201 arch must be a string, got {type(text).__name__} {shorten(text)}")
     s = text.strip()
     hit = _string_table().get(s)
     if hit is not None:
@@ -90,32 +85,32 @@ def parse_arch_string(text: object) -> Arch:
     groups = s.split("+")
     if len(groups) != NUM_NODES - 1:
         raise BenchError(
-            f"malformed NB201 arch {_short(text)}: wrong number of nodes, expected {NUM_NODES - 1} "
+            f"malformed NB201 arch {shorten(text)}: wrong number of nodes, expected {NUM_NODES - 1} "
             f"'+'-separated node groups (nodes 1..3), got {len(groups)}"
         )
     ops: dict[tuple[int, int], int] = {}
     for to, group in enumerate(groups, start=1):
         if len(group) < 2 or not (group.startswith("|") and group.endswith("|")):
             raise BenchError(
-                f"malformed NB201 arch {_short(text)}: syntax error in node {to} group {group!r} "
+                f"malformed NB201 arch {shorten(text)}: syntax error in node {to} group {group!r} "
                 f"(expected '|op~i|...|')"
             )
         tokens = group[1:-1].split("|")
         if "" in tokens:
             raise BenchError(
-                f"malformed NB201 arch {_short(text)}: syntax error in node {to} group {group!r} "
+                f"malformed NB201 arch {shorten(text)}: syntax error in node {to} group {group!r} "
                 "(empty edge token)"
             )
         if len(tokens) != to:
             raise BenchError(
-                f"malformed NB201 arch {_short(text)}: wrong number of edges into node {to}: "
+                f"malformed NB201 arch {shorten(text)}: wrong number of edges into node {to}: "
                 f"expected {to}, got {len(tokens)}"
             )
         for pos, token in enumerate(tokens):
             m = _TOKEN.fullmatch(token)
             if m is None:
                 raise BenchError(
-                    f"malformed NB201 arch {_short(text)}: syntax error in edge token {token!r} of node {to} "
+                    f"malformed NB201 arch {shorten(text)}: syntax error in edge token {token!r} of node {to} "
                     f"(expected 'op~i')"
                 )
             name, src = m.group(1), int(m.group(2))
@@ -124,14 +119,14 @@ def parse_arch_string(text: object) -> Arch:
                     f"out of range 0..{to - 1}" if not 0 <= src < to else f"expected ~{pos} at this position"
                 )
                 raise BenchError(
-                    f"malformed NB201 arch {_short(text)}: bad source index ~{src} on edge {pos} "
+                    f"malformed NB201 arch {shorten(text)}: bad source index ~{src} on edge {pos} "
                     f"into node {to} ({why}; sources are listed 0..{to - 1} in order)"
                 )
             if name not in OPS:
                 close = difflib.get_close_matches(name, OPS, n=1, cutoff=0.5)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise BenchError(
-                    f"malformed NB201 arch {_short(text)}: unknown op {name!r} on edge {to}<-{src}.{hint} "
+                    f"malformed NB201 arch {shorten(text)}: unknown op {name!r} on edge {to}<-{src}.{hint} "
                     f"Known ops: {', '.join(OPS)}"
                 )
             ops[(to, src)] = OPS.index(name)
@@ -220,26 +215,9 @@ class NB201Space(SearchSpace):
             ]
             allowed = ", ".join(OPS[i] for i in SUBSETS[self.subset])
             raise BenchError(
-                f"arch {_short(text)} is not in space {self.label} ({'; '.join(bad)}; allowed ops: {allowed})"
+                f"arch {shorten(text)} is not in space {self.label} ({'; '.join(bad)}; allowed ops: {allowed})"
             )
         return arch
-
-    def check(self, arch) -> Arch:
-        """Validate an arch given as a tuple/list of op indices (or an official string)."""
-        if isinstance(arch, str):
-            return self.decode(arch)
-        try:
-            values = tuple(arch)
-            ints = tuple(int(v) for v in values)
-        except (TypeError, ValueError):
-            raise BenchError(
-                f"NB201 arch must be a sequence of {len(EDGES)} op indices, got {_short(arch)}"
-            ) from None
-        if len(ints) != len(EDGES) or any(i != v for i, v in zip(ints, values, strict=True)):
-            raise BenchError(f"NB201 arch must be a sequence of {len(EDGES)} op indices, got {_short(arch)}")
-        if not self.contains(ints):
-            raise BenchError(f"architecture {ints!r} is not in space {self.label}")
-        return ints
 
     # --- structure ---------------------------------------------------------------------------------
     @staticmethod
@@ -262,7 +240,7 @@ class NB201Space(SearchSpace):
         """Inverse of `index_of`; raises if the index is out of range or the arch is not in this space."""
         total = len(OPS) ** len(EDGES)
         if not isinstance(index, (int, np.integer)) or not 0 <= int(index) < total:
-            raise BenchError(f"NB201 arch index must be an integer in 0..{total - 1}, got {_short(index)}")
+            raise BenchError(f"NB201 arch index must be an integer in 0..{total - 1}, got {shorten(index)}")
         return self.check(tuple(int(x) for x in _all_archs()[int(index)]))
 
     # --- complexity -------------------------------------------------------------------------------

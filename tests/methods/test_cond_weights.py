@@ -26,29 +26,9 @@ from spaces.conditional import (
     unsplit_ops_for,
 )
 from spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
+from tests.helpers import FakeBatches
 
 NB201_DEPS = {0: (), 1: (), 2: (0,), 3: (), 4: (0,), 5: (1, 2)}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets on a shared 2-core machine: one intra-op thread is ~10x faster than two under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class FakeBatches:
-    """Deterministic random 8x8 batches; the counter is the stream state."""
-
-    def __init__(self, batch_size: int = 4):
-        self.batch_size, self.i = batch_size, 0
-
-    def __call__(self):
-        g = torch.Generator().manual_seed(1000 + self.i)
-        self.i += 1
-        return torch.randn(self.batch_size, 3, 8, 8, generator=g), torch.randint(0, 10, (self.batch_size,), generator=g)
 
 
 def make(space: str = "nb201", total_passes: int = 10, seed: int = 0, **params):

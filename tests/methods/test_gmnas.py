@@ -18,32 +18,12 @@ from methods.gmnas import GradientMatch, cosine_distances
 from methods.mincut import balanced_mincut, balanced_partitions, cut_value
 from spaces import get_space
 from spaces.nb201.supernet import NB201Supernet
+from tests.helpers import FakeBatches
 
 # a plan with every phase present: P=120, GM capped at 84 passes -> M=1 on all edges (6*5 + 2*5*5 = 80),
 # 40 training passes -> 3 warm-up passes per supernet (20/260 of them), 7 per leaf (50/260)
 PARAMS = dict(gm_budget_fraction=0.7, gm_batches=100)
 TOTAL = 120
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets on a shared 2-core machine: one intra-op thread is ~10x faster than two under load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-class FakeBatches:
-    """Deterministic random 8x8 batches; the counter is the stream state."""
-
-    def __init__(self, batch_size: int = 4):
-        self.batch_size, self.i = batch_size, 0
-
-    def __call__(self):
-        g = torch.Generator().manual_seed(1000 + self.i)
-        self.i += 1
-        return torch.randn(self.batch_size, 3, 8, 8, generator=g), torch.randint(0, 10, (self.batch_size,), generator=g)
 
 
 def make(total_passes: int = TOTAL, seed: int = 0, space: str = "nb201", **params):
