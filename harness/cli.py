@@ -29,7 +29,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--method", required=True, help="Registry name, e.g. spos, fairnas, spos+calr+ms.")
+@click.option("--method", default=None, help="Registry name, e.g. spos, fairnas, spos+calr+ms.")
 @click.option("--space", default="nb201", show_default=True, help="Space, optionally with a subset: nb201:no-zero.")
 @click.option("--dataset", default=None, help="Data set (default: the profile's).")
 @click.option("--profile", default="smoke", show_default=True, help="Shipped profile name or a .toml path.")
@@ -40,18 +40,37 @@ def cli() -> None:
 @click.option("--set", "overrides", multiple=True, help="Override a profile key: section.key=value.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, resume, quiet) -> None:
+@click.option(
+    "--from-manifest",
+    "manifest",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Rerun exactly the config recorded in a run's manifest.json (other config options are ignored).",
+)
+def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, resume, quiet, manifest) -> None:
     """Train one method under the protocol and score it at every checkpoint."""
-    from harness.config import resolve_config
+    from harness.config import RunConfig, resolve_config, validate
     from harness.protocol import run as run_protocol
     from harness.store import RunStore
     from methods import canonical_name
 
-    config = resolve_config(
-        canonical_name(method), profile=profile, space=space, seed=seed, overrides=overrides, dataset=dataset, gt=gt
-    )
+    if manifest is not None:
+        recorded = RunStore(manifest.parent if manifest.name == "manifest.json" else manifest).manifest()
+        if recorded is None:
+            raise BenchError(f"no manifest.json at {manifest}")
+        config = RunConfig.from_dict(recorded["config"])
+        validate(config)
+        space = config.space
+    elif method is None:
+        raise BenchError("run needs --method (or --from-manifest)")
+    else:
+        config = resolve_config(
+            canonical_name(method), profile=profile, space=space, seed=seed, overrides=overrides, dataset=dataset, gt=gt
+        )
     if out is None:
-        out = Path("runs") / f"{config.profile}_{space.replace(':', '-')}_{config.dataset}_{config.method}_s{seed}"
+        out = (
+            Path("runs") / f"{config.profile}_{space.replace(':', '-')}_{config.dataset}_{config.method}_s{config.seed}"
+        )
     root = run_protocol(config, out, data_dir=data_dir, resume=resume, progress=not quiet)
     table = RunStore(root).read_metrics().to_pandas()
     click.echo(f"run directory: {root}")

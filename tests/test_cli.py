@@ -229,3 +229,22 @@ def test_profile_of_another_space_is_one_clear_error(tmp_path, capsys):
 
     with pytest.raises(Exception, match="unknown supernet option.*width_mult"):
         get_space("nb201").build_supernet(10, width_mult=0.5)
+
+
+@pytest.mark.data
+def test_manifest_is_enough_to_rerun(tmp_path, data_dir, capsys):
+    first, again = tmp_path / "a", tmp_path / "b"
+    assert (
+        main(["run", "--method", "fairnas", "--seed", "3", "--out", str(first), "--data-dir", str(data_dir), *TINY])
+        == 0
+    )
+    assert (
+        main(["run", "--from-manifest", str(first / "manifest.json"), "--out", str(again), "--data-dir", str(data_dir)])
+        == 0
+    )
+    a = pd.read_parquet(first / "predictions.parquet").drop(columns=["run_id"])
+    b = pd.read_parquet(again / "predictions.parquet").drop(columns=["run_id"])
+    assert a.equals(b) and set(a.method) == {"fairnas"} and set(a.seed) == {3}
+    capsys.readouterr()
+    assert main(["run", "--from-manifest", str(tmp_path / "nowhere" / "manifest.json")]) == 2
+    assert "no manifest.json" in capsys.readouterr().err
