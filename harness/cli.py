@@ -279,6 +279,52 @@ def regress(root: Path, against, write_baseline, tolerance, allow_missing: bool)
     click.echo(f"ok: {result.checked} cell(s) checked against {against} (tolerance {tol:g}): no regression")
 
 
+# --- data: download and check the benchmarks' official files (harness/fetch.py, harness/datasets_catalog.py) ---
+#   supernet-bench data fetch macro
+#   supernet-bench data check --json
+
+
+@cli.group()
+def data() -> None:
+    """Download (`fetch`) and inspect (`check`) the benchmarks' official data files."""
+
+
+@data.command(name="fetch")
+@click.argument("name")
+@click.option("--data-dir", default=None, help="Data folder (default: $SUPERNET_BENCH_DATA).")
+@click.option(
+    "--base-url", default=None, help="Mirror replacing the scheme and host of every URL ($SUPERNET_BENCH_MIRROR)."
+)
+@click.option("--tries", default=3, show_default=True, type=click.IntRange(1, 10), help="Attempts per file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def data_fetch(name: str, data_dir, base_url, tries: int, quiet: bool) -> None:
+    """Download benchmark NAME (see `data check`), verify its checksum, unpack and convert it."""
+    from harness.data import resolve_data_dir
+    from harness.fetch import fetch
+
+    root = resolve_data_dir(data_dir)
+    records = fetch(name, root, base_url=base_url, tries=tries, progress=False if quiet else None, log=click.echo)
+    for r in records:
+        sha = f" (sha256 {r['sha256']})" if r["sha256"] else ""
+        click.echo(f"{name}: {r['target']} {r['status']}{sha}")
+
+
+@data.command(name="check")
+@click.option("--data-dir", default=None, help="Data folder (default: $SUPERNET_BENCH_DATA).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def data_check(data_dir, as_json: bool) -> None:
+    """For every benchmark: present/missing, its files with sha256, and its version."""
+    from harness.data import resolve_data_dir
+    from harness.fetch import check, format_check
+
+    records = check(resolve_data_dir(data_dir))
+    if as_json:
+        click.echo(json.dumps(records, indent=2, sort_keys=True))
+    else:
+        for line in format_check(records):
+            click.echo(line)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="supernet-bench", standalone_mode=False)
