@@ -183,7 +183,7 @@ def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> No
     import pandas as pd
 
     from harness.report import markdown_table
-    from harness.suite import FAILED, load_suite, outcome_rows, plan, run_suite
+    from harness.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
 
     spec = load_suite(suite_file)
     root = out if out is not None else Path(spec.out)
@@ -205,6 +205,9 @@ def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> No
         click.echo(f"FAILED {o.label}: {o.error}", err=True)
         if verbose and o.details:
             click.echo(o.details, err=True)
+    busy = [o for o in outcomes if o.status == BUSY]
+    if busy:
+        click.echo(f"{len(busy)} run(s) were being written by another process; rerun the suite to confirm them")
     if failed:
         raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; rerun the suite to retry them")
 

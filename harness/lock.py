@@ -9,6 +9,10 @@ from pathlib import Path
 from harness.errors import BenchError
 
 
+class RunLocked(BenchError):
+    """Another process holds the run directory (a concurrent suite is writing this run)."""
+
+
 class DirLock:
     def __init__(self, directory: str | Path):
         self.path = Path(directory) / ".lock"
@@ -22,7 +26,7 @@ class DirLock:
         except BlockingIOError:
             os.close(self.fd)
             self.fd = None
-            raise BenchError(f"run directory {self.path.parent} is being written by another process") from None
+            raise RunLocked(f"run directory {self.path.parent} is being written by another process") from None
         return self
 
     def __exit__(self, *exc) -> None:

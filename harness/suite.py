@@ -38,6 +38,7 @@ from typing import Any
 
 from harness.config import RunConfig, resolve_config
 from harness.errors import BenchError, UnknownNameError
+from harness.lock import RunLocked
 from harness.registry import Registry
 from harness.store import RunStore
 
@@ -210,7 +211,7 @@ def _check_names(tasks: list[RunTask]) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # running
 
-SKIPPED, RAN, RESUMED, FAILED = "skipped", "ran", "resumed", "failed"
+SKIPPED, RAN, RESUMED, FAILED, BUSY = "skipped", "ran", "resumed", "failed", "busy"
 
 
 @dataclass
@@ -218,7 +219,7 @@ class RunOutcome:
     """What happened to one run of the suite."""
 
     label: str
-    status: str  # skipped (already complete) | ran | resumed | failed
+    status: str  # skipped (already complete) | ran | resumed | failed | busy (another suite is writing it)
     seconds: float = 0.0
     kendall_tau: float = math.nan  # final checkpoint, primary GT (NaN when unknown)
     error: str = ""  # one line for failed runs
@@ -258,6 +259,8 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunO
         status = RESUMED if store.has_state() else RAN
         protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress)
         return RunOutcome(task.label, status, time.perf_counter() - start, _final_kt(store))
+    except RunLocked:
+        return RunOutcome(task.label, BUSY, time.perf_counter() - start, error="being written by another process")
     except Exception as e:  # noqa: BLE001 - a failed run is reported, the suite goes on
         message = str(e).splitlines()[0] if str(e) else ""
         return RunOutcome(
