@@ -40,31 +40,50 @@ def results(run_dir):
     return m, p
 
 
+def mtime(path):
+    return path.stat().st_mtime_ns if path.exists() else 0
+
+
+def kill_when(proc, ready, delay: float, timeout: float = 240.0) -> bool:
+    """SIGKILL `proc` `delay` seconds after `ready()` turns true; False if it ended first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None and not ready():
+        time.sleep(0.02)
+    time.sleep(delay)
+    if proc.poll() is not None:
+        return False
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    return True
+
+
 @pytest.mark.data
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_resume_is_identical(tmp_path, data_dir):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     reference = tmp_path / "reference"
-    t0 = time.monotonic()
     subprocess.run(cli(reference, data_dir), check=True, env=env, timeout=300)
-    duration = time.monotonic() - t0
     ref_m, ref_p = results(reference)
 
-    # kill points spread over the run (start-up, training, scoring, parquet/state writes); each resume
-    # restarts from the last checkpoint, so later kills land in later checkpoints' work
+    # Kill points are tied to the run's progress, not to the clock, so a loaded machine cannot skip them:
+    # during start-up/training, right after a checkpoint's parquet write (state save, next training),
+    # and a little later (training or scoring). Each resume restarts from the last saved checkpoint.
     killed = tmp_path / "killed"
+    metrics = killed / "metrics.parquet"
+    points = [("manifest", 0.3), ("write", 0.0), ("write", 0.15), ("write", 0.0), ("write", 0.4)]
     kills, kills_after_results = 0, 0
-    for fraction in (0.35, 0.55, 0.7, 0.85, 0.95):
+    for event, delay in points:
+        before = mtime(metrics)
         proc = subprocess.Popen(cli(killed, data_dir, "--resume"), env=env)
-        time.sleep(fraction * duration)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+        if event == "manifest":
+            ready = lambda: (killed / "manifest.json").exists()  # noqa: E731
+        else:
+            ready = lambda before=before: mtime(metrics) != before  # noqa: E731
+        if kill_when(proc, ready, delay):
             kills += 1
-            kills_after_results += (killed / "metrics.parquet").exists()
-        proc.wait(timeout=300)
-        if killed.exists():
-            assert_parseable(killed)
-    assert kills >= 2 and kills_after_results >= 1, (kills, kills_after_results)
+            kills_after_results += metrics.exists()
+        assert_parseable(killed)
+    assert kills >= 3 and kills_after_results >= 2, (kills, kills_after_results)
     subprocess.run(cli(killed, data_dir, "--resume"), check=True, env=env, timeout=300)
     m, p = results(killed)
     assert m.equals(ref_m)
