@@ -174,7 +174,33 @@ class CheckFailed(click.ClickException):
 @click.option("--set", "overrides", multiple=True, help="Extra override for every run, after the suite's own.")
 @click.option("--dry-run", is_flag=True, help="List the run directories and exit.")
 @click.option("-v", "--verbose", is_flag=True, help="Print the traceback of each failed run.")
-def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> None:
+@click.option(
+    "--executor",
+    "engine",
+    default="local",
+    show_default=True,
+    help="Where runs execute: local | ray | slurm | submitit-local (harness/executors.py).",
+)
+@click.option("--address", default=None, help="Ray cluster address, e.g. HEAD:6379 (default: a new local cluster).")
+@click.option("--slurm-partition", default=None, help="Slurm partition (--executor slurm).")
+@click.option("--time-limit", default=240, show_default=True, type=click.IntRange(min=1), help="Slurm job minutes.")
+@click.option(
+    "--cpus-per-run", default=1, show_default=True, type=click.IntRange(min=1), help="CPUs per run (ray, slurm)."
+)
+def suite(
+    suite_file,
+    out,
+    workers,
+    data_dir,
+    overrides,
+    dry_run,
+    verbose,
+    engine,
+    address,
+    slurm_partition,
+    time_limit,
+    cpus_per_run,
+) -> None:
     """Run a suite (a TOML file, or a shipped name such as `smoke`): every method x space x dataset x seed.
 
     Complete runs are skipped, interrupted ones resumed; a failed run does not stop the others, and the
@@ -182,13 +208,16 @@ def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> No
     """
     import pandas as pd
 
+    from harness.executors import EXECUTORS, ExecutorOptions, make_executor
     from harness.report import markdown_table
     from harness.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
 
+    EXECUTORS.get(engine)  # unknown -> did you mean, before anything is planned
     spec = load_suite(suite_file)
     root = out if out is not None else Path(spec.out)
     tasks = plan(spec, root, overrides)
-    click.echo(f"suite {spec.name}: {len(tasks)} run(s) under {root} (profile {spec.profile}, {workers} worker(s))")
+    where = f"{workers} worker(s)" if engine == "local" else f"executor {engine}"
+    click.echo(f"suite {spec.name}: {len(tasks)} run(s) under {root} (profile {spec.profile}, {where})")
     if dry_run:
         for task in tasks:
             click.echo(f"  {task.label}")
@@ -198,7 +227,16 @@ def suite(suite_file, out, workers, data_dir, overrides, dry_run, verbose) -> No
         kt = "" if o.kendall_tau != o.kendall_tau else f" final KT {o.kendall_tau:.4f}"
         click.echo(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{' ' + o.error if o.error else ''}")
 
-    outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, on_outcome=progress)
+    options = ExecutorOptions(
+        root=Path(root),
+        workers=workers,
+        address=address,
+        cpus_per_run=cpus_per_run,
+        slurm_partition=slurm_partition,
+        time_limit_min=time_limit,
+    )
+    with make_executor(engine, options) as executor:
+        outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, executor=executor, on_outcome=progress)
     click.echo(markdown_table(pd.DataFrame(outcome_rows(outcomes))))
     failed = [o for o in outcomes if o.status == FAILED]
     for o in failed:
@@ -326,6 +364,66 @@ def data_check(data_dir, as_json: bool) -> None:
     else:
         for line in format_check(records):
             click.echo(line)
+
+
+# --- demo: the whole pipeline on the harness's own tiny benchmark (harness/demo_benchmark.py) ------------
+#   supernet-bench demo --out runs/demo
+#   supernet-bench demo build-gt --out harness/demo/nb201-demo-shapes.csv
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--out",
+    default=Path("runs/demo"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the runs (runs/) and the report (report/).",
+)
+@click.option(
+    "--methods", default="spos,fairnas,close-s,spos+calr+ms", show_default=True, help="Comma-separated registry names."
+)
+@click.option("--set", "overrides", multiple=True, help="Override a demo-profile key: section.key=value.")
+@click.pass_context
+def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
+    """Run the complete pipeline with no data folder and no network: train a few methods briefly on the
+    generated demo-shapes task (NB201 only-conv, 64 archs), score them against the shipped stand-alone
+    ground truth, write parquet, the leaderboard and figures, and print where they are."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from harness.demo_benchmark import run_demo
+    from methods import canonical_name
+
+    names = tuple(canonical_name(m.strip()) for m in methods.split(",") if m.strip())
+    if not names:
+        raise BenchError("--methods is empty")
+    result = run_demo(out, names, tuple(overrides), log=click.echo)
+    click.echo(f"runs (parquet): {result['runs']}")
+    click.echo(f"leaderboard: {result['leaderboard']}")
+    click.echo(f"report: {result['index']}")
+    for fig in result["figures"]:
+        click.echo(f"figure: {fig}")
+    click.echo(f"noise ceiling (seed-to-seed Kendall tau of the ground truth): {result['noise_ceiling']:.3f}")
+    click.echo(f"demo wall time: {result['wall_s']:.0f}s")
+    if result["failed"]:
+        raise CheckFailed(f"{len(result['failed'])} demo run(s) failed: {result['failed'][0].error}")
+
+
+@demo.command(name="build-gt")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV to write.")
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Training epochs per arch [recipe's].")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Local processes (single-threaded trainings; the table does not depend on it).",
+)
+def demo_build_gt(out: Path, epochs, workers: int) -> None:
+    """Train every NB201 only-conv arch stand-alone on demo-shapes (2 seeds) and write the demo GT table."""
+    from harness import demo_benchmark as B
+
+    B.build_ground_truth(out, epochs=B.EPOCHS if epochs is None else epochs, workers=workers, log=click.echo)
+    click.echo(f"wrote {out}; seed-to-seed Kendall tau {B.noise_ceiling(out):.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -304,6 +304,24 @@ def load_imagenet16_120(data_dir: Path, split: str) -> ImageDataset:
     )
 
 
+@DATASETS.register("demo-shapes")
+def load_demo_shapes(data_dir: Path, split: str) -> ImageDataset:
+    """The demo's own task (harness/demo_data.py): 10 classes of 16x16 procedural patterns, generated
+    deterministically in code (2,000 train / 1,000 test images); ``data_dir`` is not read."""
+    from harness import demo_data
+
+    images, labels = demo_data.generate(split)
+    return ImageDataset(
+        "demo-shapes",
+        torch.from_numpy(images),
+        torch.from_numpy(labels),
+        demo_data.NUM_CLASSES,
+        demo_data.MEAN,
+        demo_data.STD,
+        {f"generated:demo-shapes/{split}": hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()},
+    )
+
+
 def load_dataset(name: str, data_dir: Path, split: str) -> ImageDataset:
     """Load split ``"train"`` or ``"test"`` of a registered data set from ``data_dir``."""
     loader = DATASETS.get(name)

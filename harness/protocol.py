@@ -74,6 +74,29 @@ def prepare_data(config: RunConfig, data_dir: Path) -> Prepared:
     return Prepared(train, evalset, record)
 
 
+def resolve_gt_source(text: str | None) -> Path | None:
+    """``eval.gt_source``: a ground-truth file for the space's importer instead of the data folder's.
+
+    ``package:<pkg>/<path>`` names a file shipped inside an installed package (the demo's own table,
+    ``package:harness/demo/nb201-demo-shapes.csv``); anything else is a file path. None when unset.
+    """
+    if not text:
+        return None
+    if text.startswith("package:"):
+        from importlib import resources
+
+        package, _, inner = text[len("package:") :].partition("/")
+        try:
+            path = Path(str(resources.files(package) / inner))
+        except ModuleNotFoundError:
+            raise BenchError(f"eval.gt_source {text!r}: no package {package!r}") from None
+    else:
+        path = Path(text).expanduser()
+    if not path.exists():
+        raise BenchError(f"eval.gt_source {text!r}: file {path} does not exist")
+    return path
+
+
 def git_sha() -> str:
     try:
         out = subprocess.run(
@@ -144,7 +167,9 @@ def run(
 def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:
     torch.set_num_threads(int(config.run.get("threads", 2)))
     space = get_space(config.space)
-    gts = [space.ground_truth(col, data_dir) for col in config.gt_columns]
+    source = resolve_gt_source(config.eval.get("gt_source"))
+    extra = {} if source is None else {"source": source}  # spaces without a source= keep their call
+    gts = [space.ground_truth(col, data_dir, **extra) for col in config.gt_columns]
     prepared = prepare_data(config, data_dir)
     ev = config.eval
     archs = select_archs(space, ev["sample"], ev.get("sample_seed", 0), data_dir)
