@@ -222,7 +222,7 @@ def test_missing_files_and_folders(tmp_path):
 
 
 def test_unknown_dataset_and_split(tmp_path):
-    assert set(DATASETS.names()) == {"cifar10", "cifar100", "imagenet16-120"}
+    assert set(DATASETS.names()) == {"cifar10", "cifar100", "imagenet16-120", "demo-shapes"}
     with pytest.raises(UnknownNameError, match="Did you mean: cifar10"):
         load_dataset("cifar-10", tmp_path, "train")
     with pytest.raises(BenchError, match="split"):
