@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from harness.aggregate import CELL_KEYS, GROUP_KEYS, KT, MEAN_SCORE, higher_is_better, load_runs, summarize
 from harness.atomic import atomic_write_table
 from harness.errors import BenchError
 from harness.schema import METRICS_SCHEMA
+from harness.store import read_table
 
 DEFAULT_TOLERANCE = 0.05
 # Kendall tau is what the check is for; mean supernet accuracy rides along because at small scales
@@ -87,13 +87,7 @@ def read_baseline(path: str | Path) -> Baseline:
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"baseline {path} does not exist (create one with regress --write-baseline)")
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as e:
-        raise BenchError(f"cannot read baseline {path}: {e}") from None
-    missing = [n for n in BASELINE_SCHEMA.names if n not in table.column_names]
-    if missing:
-        raise BenchError(f"baseline {path} lacks columns: {', '.join(missing)}")
+    table = read_table(path, BASELINE_SCHEMA)  # one clear error for unreadable files / missing columns
     meta = {
         k.decode()[len(_META) :]: v.decode()
         for k, v in (table.schema.metadata or {}).items()

@@ -58,3 +58,19 @@ class FakeBatches:
         g = torch.Generator().manual_seed(1000 + self.i)
         self.i += 1
         return torch.randn(self.batch_size, 3, 8, 8, generator=g), torch.randint(0, 10, (self.batch_size,), generator=g)
+
+
+def fake_context(space: str = "nb201", total_passes: int = 10, seed: int = 0) -> TrainContext:
+    """A tiny C=4 context on FakeBatches (seeded torch global RNG, as the protocol does)."""
+    torch.manual_seed(seed)
+    return TrainContext(
+        space=get_space(space),
+        num_classes=10,
+        supernet_kwargs=dict(C=4, N=1),
+        next_batch=FakeBatches(),
+        total_passes=total_passes,
+        batch_size=4,
+        train_size=16,
+        seed=seed,
+        rng=np.random.default_rng(seed),
+    )

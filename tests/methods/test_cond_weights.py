@@ -26,24 +26,13 @@ from spaces.conditional import (
     unsplit_ops_for,
 )
 from spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
-from tests.helpers import FakeBatches
+from tests.helpers import FakeBatches, fake_context
 
 NB201_DEPS = {0: (), 1: (), 2: (0,), 3: (), 4: (0,), 5: (1, 2)}
 
 
 def make(space: str = "nb201", total_passes: int = 10, seed: int = 0, **params):
-    torch.manual_seed(seed)
-    ctx = TrainContext(
-        space=get_space(space),
-        num_classes=10,
-        supernet_kwargs=dict(C=4, N=1),
-        next_batch=FakeBatches(),
-        total_passes=total_passes,
-        batch_size=4,
-        train_size=16,
-        seed=seed,
-        rng=np.random.default_rng(seed),
-    )
+    ctx = fake_context(space, total_passes, seed)
     method = create_method("cond-weights", {"cond-weights": params})
     method.setup(ctx)
     return method, ctx

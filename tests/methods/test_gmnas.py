@@ -13,12 +13,10 @@ import torch
 
 from harness.errors import BenchError
 from methods import create_method
-from methods.base import TrainContext
 from methods.gmnas import GradientMatch, cosine_distances
 from methods.mincut import balanced_mincut, balanced_partitions, cut_value
-from spaces import get_space
 from spaces.nb201.supernet import NB201Supernet
-from tests.helpers import FakeBatches
+from tests.helpers import fake_context
 
 # a plan with every phase present: P=120, GM capped at 84 passes -> M=1 on all edges (6*5 + 2*5*5 = 80),
 # 40 training passes -> 3 warm-up passes per supernet (20/260 of them), 7 per leaf (50/260)
@@ -27,18 +25,7 @@ TOTAL = 120
 
 
 def make(total_passes: int = TOTAL, seed: int = 0, space: str = "nb201", **params):
-    torch.manual_seed(seed)
-    ctx = TrainContext(
-        space=get_space(space),
-        num_classes=10,
-        supernet_kwargs=dict(C=4, N=1),
-        next_batch=FakeBatches(),
-        total_passes=total_passes,
-        batch_size=4,
-        train_size=16,
-        seed=seed,
-        rng=np.random.default_rng(seed),
-    )
+    ctx = fake_context(space, total_passes, seed)
     method = create_method("gmnas", {"gmnas": {**PARAMS, **params}})
     method.setup(ctx)
     return method, ctx
