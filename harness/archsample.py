@@ -3,6 +3,10 @@
 `random:N` (seeded by eval.sample_seed, independent of the run seed), `all`, `subset:NAME` (a
 published list shipped with the benchmark's data, e.g. NB201 `kt-subset-327`) or `file:PATH`
 (one canonical arch string per line, or a csv/parquet with an `arch` column).
+
+A benchmark that trained only a random sample of its space (NDS) has ground truth for that sample
+alone: such a space offers `benchmarked_archs(data_dir)`, and `random:N` / `all` then draw from (or
+take) those architectures instead of the whole space.
 """
 
 from __future__ import annotations
@@ -17,6 +21,17 @@ from harness.errors import BenchError, DataError
 from spaces.base import Arch, SearchSpace
 
 
+def benchmarked(space: SearchSpace, data_dir: Path | None) -> list[Arch] | None:
+    """The architectures with ground truth of a space whose benchmark is a finite sample, else None."""
+    finite = getattr(space, "benchmarked_archs", None)
+    if not callable(finite):
+        return None
+    pool = list(finite(data_dir))
+    if not pool:
+        raise BenchError(f"no architecture of space {space.label} has ground truth: nothing to evaluate")
+    return pool
+
+
 def select_archs(space: SearchSpace, spec: str, seed: int, data_dir: Path | None) -> list[Arch]:
     kind, _, arg = spec.partition(":")
     if kind == "random":
@@ -26,9 +41,16 @@ def select_archs(space: SearchSpace, spec: str, seed: int, data_dir: Path | None
             raise BenchError(f"eval.sample {spec!r}: random:N needs an integer N") from None
         if n < 2:
             raise BenchError(f"eval.sample {spec!r}: need at least 2 architectures to rank")
-        return space.sample_distinct(np.random.default_rng(seed), n)
+        pool = benchmarked(space, data_dir)
+        if pool is None:
+            return space.sample_distinct(np.random.default_rng(seed), n)
+        if n >= len(pool):
+            return pool
+        picked = np.sort(np.random.default_rng(seed).choice(len(pool), size=n, replace=False))
+        return [pool[i] for i in picked]
     if kind == "all":
-        return list(space.enumerate())
+        pool = benchmarked(space, data_dir)
+        return pool if pool is not None else list(space.enumerate())
     if kind == "subset":
         loader = getattr(space, "load_named_subset", None)
         if loader is None:

@@ -164,5 +164,6 @@ CATALOG: dict[str, Benchmark] = {
         ),
         expect=(("glob", "nds/**/*.json"),),
         probe="nds",
+        notes="space nds-resnet reads ResNet.json (and ResNet_rng1..3.json), nds-resnexta reads ResNeXt-A.json",
     ),
 }

@@ -503,7 +503,18 @@ def _probe_nb301(paths: list[Path]) -> str:
 
 
 def _probe_nds(paths: list[Path]) -> str:
-    return f"{len(paths)} JSON file(s): {', '.join(p.stem for p in paths[:12])}"
+    """Which NDS design spaces (file stems) are present, and which harness spaces they serve."""
+    from spaces.nds.design import RESNET, RESNEXT_A  # the file names live with the design spaces
+
+    names = sorted({p.name for p in paths if not p.name.startswith("._")})  # skip macOS AppleDouble files
+    parts = []
+    for space, design in (("nds-resnet", RESNET), ("nds-resnexta", RESNEXT_A)):
+        files = [design.file, *design.seed_files]
+        have = [f for f in files if f in names]
+        parts.append(f"{space}: {', '.join(have) if have else 'no ' + design.file}")
+    others = [n[: -len(".json")] for n in names if n not in (RESNET.file, RESNEXT_A.file, *RESNET.seed_files)]
+    other = f"; other design spaces: {', '.join(others)}" if others else ""
+    return f"{len(names)} JSON file(s); {'; '.join(parts)}{other}"
 
 
 PROBES: dict[str, Callable[[list[Path]], str]] = {

@@ -259,6 +259,17 @@ def build_interval_supernet(ctx: TrainContext, num_blocks: int, dropout: float) 
     return net
 
 
+def check_one_cell_type(space: SearchSpace, method: str) -> None:
+    """GLOW blocks (and the GATE) serve the edges of one cell type, all of one shape (NB201); BenchError otherwise."""
+    dag = cell_dag(space)
+    if len(dag.edges) != len(space.slots):
+        raise BenchError(
+            f"{method} does not support space {space.label}: its {len(space.slots)} slots are not the "
+            f"{len(dag.edges)} edges of one cell type (DARTS/NB301 has a normal and a reduce cell, and the reduce "
+            "cell's input edges have stride 2), but GLOW blocks here are shared by the edges of one cell type"
+        )
+
+
 def space_stages(space: SearchSpace) -> tuple[tuple[int, ...], ...]:
     """The slot runs of a sequential space's stages (`space.stage_slices()`); BenchError if it has none."""
     if not callable(getattr(space, "stage_slices", None)):
@@ -429,10 +440,8 @@ class CLOSE(CloseTraining):
         self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": self.weights.partition()}]
 
     def _setup_gate(self, ctx: TrainContext) -> None:
+        check_one_cell_type(ctx.space, "close")
         self.dag = cell_dag(ctx.space)
-        if len(self.dag.edges) != len(ctx.space.slots):
-            raise BenchError(f"space {ctx.space.label}: cell DAG has {len(self.dag.edges)} edges for "
-                             f"{len(ctx.space.slots)} slots")  # fmt: skip
         k_max = len(self.block_fractions)
         supernet = build_glow_supernet(ctx, k_max, self.dropout)
         gate = Gate(

@@ -30,6 +30,7 @@ from methods.close import (
     budget_schedule,
     build_glow_supernet,
     build_interval_supernet,
+    check_one_cell_type,
     edges_in_archs,
     num_archs,
     space_stages,
@@ -69,6 +70,7 @@ class CLOSES(CloseTraining):
             self.supernet = build_interval_supernet(ctx, self.num_edges, self.dropout)
             self.num_archs = num_archs(ctx.space)
         else:
+            check_one_cell_type(ctx.space, "close-s")
             self.num_edges = len(ctx.space.slots)
             self.supernet = build_glow_supernet(ctx, self.num_edges, self.dropout)
         self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)

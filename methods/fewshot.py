@@ -60,7 +60,15 @@ class FewShot(SPOS):
         if self.init == "inherit" and not 0.0 < self.oneshot_fraction < 1.0:
             raise BenchError(f"fewshot oneshot_fraction must be in (0, 1), got {self.oneshot_fraction}")
         self.ctx = ctx
-        self.split_ops = sorted(allowed[self.split_slot])
+        # an op whose sub-space holds no architecture gets no sub-supernet (DARTS: `none` on an edge into
+        # node 2, whose two inputs must both be active)
+        ops = sorted(allowed[self.split_slot])
+        self.split_ops = [op for op in ops if ctx.space.size(mask_with(allowed, {self.split_slot: op})) > 0]
+        self.empty_ops = [op for op in ops if op not in self.split_ops]
+        if len(self.split_ops) < 2:
+            slot = ctx.space.slots[self.split_slot].name
+            raise BenchError(f"fewshot: only {len(self.split_ops)} op(s) of split slot {slot} leave architectures "
+                             f"in space {ctx.space.label}; choose another split_slot")  # fmt: skip
         inherit = self.init == "inherit"
         self.oneshot_passes = max(1, round(self.oneshot_fraction * ctx.total_passes)) if inherit else 0
         self.sub_passes = max(1, math.ceil((ctx.total_passes - self.oneshot_passes) / len(self.split_ops)))
@@ -125,6 +133,8 @@ class FewShot(SPOS):
             "fewshot_passes_per_sub_supernet": self.sub_passes,
             "fewshot_schedule": "round-robin",
         }
+        if self.empty_ops:
+            out["fewshot_ops_without_architectures"] = [slot.ops[o] for o in self.empty_ops]
         for p in (self.subs[0].calr, self.subs[0].ms):
             if p is not None:
                 out.update(p.decisions())

@@ -256,8 +256,13 @@ class GMNAS(SPOS):
         """w_s for `edge`: all parameters except that edge's ops (every layer) and the I/O modules.
 
         Ops outside the node's mask never get a gradient and are left out (zeros change no cosine).
+        A supernet whose weights are not owned per (slot, op) names its own w_s (`shared_params_for`;
+        NDS: channel-sliced blocks shared by every choice).
         """
         net = node.trainer.supernet
+        own = getattr(net, "shared_params_for", None)
+        if callable(own):
+            return own(edge, node.mask)
         weights = net.weights
         io = getattr(net, "io_modules", IO_MODULES)
         skip = {id(p) for name in io if hasattr(net, name) for p in getattr(net, name).parameters()}

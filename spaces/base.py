@@ -50,6 +50,9 @@ class SearchSpace(ABC):
     subsets: ClassVar[tuple[str, ...]] = ("full",)  # usable as `name:subset` wherever a space is named
     slots: tuple[Slot, ...]
     subset: str = "full"
+    # every combination of allowed slot ops is an architecture (False for DARTS: two inputs per node), so
+    # FairNAS's per-slot permutations stay inside the space
+    product_space: ClassVar[bool] = True
 
     # --- the mask this space (or subset) allows --------------------------------------------------
     @property

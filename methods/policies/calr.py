@@ -2,6 +2,8 @@
 
 eta_t(alpha) = eta_0 * (1 - t/T) ** gamma(alpha),  gamma = w * ln C(alpha) + tau, where w and tau map
 [ln C_min, ln C_max] linearly onto [gamma_max, 1/gamma_max]: small subnets decay fast, big ones slowly.
+C_min/C_max are the space's exact extremes where it gives them (`complexity_bounds()`, as DYNAS uses the
+smallest and largest NB201 cells), else the extremes over all architectures or over a seeded sample.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from harness.errors import BenchError
 from methods.policies import Policy, register_policy
 from spaces.base import Arch, SearchSpace
 
-_ENUMERATE_LIMIT = 200_000  # spaces larger than this get C_min/C_max from a seeded sample
+_ENUMERATE_LIMIT = 200_000  # larger spaces without `complexity_bounds()` get C_min/C_max from a seeded sample
 
 
 @register_policy("calr")
@@ -39,12 +41,16 @@ class CaLR(Policy):
         if getattr(self, "space", None) is space:
             return self  # already bound: C_min/C_max are per space (Few-Shot binds once per sub-supernet)
         self.space = space
-        if space.size() <= _ENUMERATE_LIMIT:
-            archs = list(space.enumerate())
+        bounds = getattr(space, "complexity_bounds", None)
+        if callable(bounds):  # a space that knows its exact extremes (DARTS, NDS) need not be sampled
+            self.c_min, self.c_max = (float(c) for c in bounds())
         else:
-            archs = space.sample_distinct(np.random.default_rng(0), 20_000)
-        comps = np.array([space.complexity(a) for a in archs], dtype=np.float64)
-        self.c_min, self.c_max = float(comps.min()), float(comps.max())
+            if space.size() <= _ENUMERATE_LIMIT:
+                archs = list(space.enumerate())
+            else:
+                archs = space.sample_distinct(np.random.default_rng(0), 20_000)
+            comps = np.array([space.complexity(a) for a in archs], dtype=np.float64)
+            self.c_min, self.c_max = float(comps.min()), float(comps.max())
         gamma_min = 1.0 / self.gamma_max
         span = math.log(self.c_max) - math.log(self.c_min)
         self.w = -(self.gamma_max - gamma_min) / span if span > 0 else 0.0

@@ -281,6 +281,7 @@ class DartsSpace(SearchSpace):
 
     name = "darts"
     subsets = ("full",)
+    product_space = False  # FairNAS paths can leave the space (the supernet still computes them)
     slots = tuple(Slot(f"{cell}:{to}<-{frm}", OPS) for cell in CELLS for to, frm in CELL_EDGES)
     ops = OPS
     edges = CELL_EDGES
@@ -370,6 +371,20 @@ class DartsSpace(SearchSpace):
 
     def complexities(self, archs: Iterable[Arch]) -> np.ndarray:
         return np.array([self.complexity(a) for a in archs], dtype=np.float64)
+
+    def complexity_bounds(self) -> tuple[float, float]:
+        """Exact (C_min, C_max) for CaLR: an op's #params does not depend on which inputs a node takes, so the
+        extremes are every active edge max_pool_3x3 (no parameters) and every active edge sep_conv_5x5 (the most)."""
+
+        def uniform(op: int) -> Arch:
+            arch = [NONE] * NUM_SLOTS
+            for base in (0, EDGES_PER_CELL):
+                for to in NODES:
+                    for frm in (0, 1):
+                        arch[base + _EDGE_INDEX[(to, frm)]] = op
+            return tuple(arch)
+
+        return self.complexity(uniform(OPS.index("max_pool_3x3"))), self.complexity(uniform(OPS.index("sep_conv_5x5")))
 
     # --- supernet and ground truth -------------------------------------------------------------------------
     def build_supernet(self, num_classes: int, weights_factory=None, **size):

@@ -15,16 +15,11 @@ from harness.evaluation import score_architecture
 from harness.metrics import compute_bundle
 from methods import create_method
 from spaces import get_space
+from tests.bench.summary import record_rate
 from tests.helpers import tiny_context
 
 torch.set_num_threads(2)
 BATCH = 128
-
-
-def record_rate(benchmark, key: str, amount: float) -> None:
-    """amount per second of the measured mean (absent when benchmarks are disabled)."""
-    if benchmark.stats is not None:
-        benchmark.extra_info[key] = amount / benchmark.stats.stats.mean
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +35,7 @@ def test_training_step(benchmark, method):
     m = create_method(method)
     m.setup(ctx)
     passes = benchmark(m.step)
-    record_rate(benchmark, "img_per_s", passes * BATCH)
+    record_rate(benchmark, f"train img/s ({method})", "harness", passes * BATCH)
 
 
 def test_scoring_one_architecture(benchmark):
@@ -51,13 +46,13 @@ def test_scoring_one_architecture(benchmark):
     recal = [(torch.randn(128, 3, 32, 32, generator=g), torch.randint(0, 10, (128,), generator=g)) for _ in range(2)]
     arch = (3, 2, 1, 3, 4, 3)
     benchmark(score_architecture, lambda x: net(x, arch), net, evals, recal, "recalibrate")
-    record_rate(benchmark, "archs_per_s", 1)
+    record_rate(benchmark, "score archs/s (random data)", "harness", 1)
 
 
 def test_augmentation(benchmark, images):
     g = torch.Generator().manual_seed(0)
     benchmark(D.augment, images[:BATCH], g)
-    record_rate(benchmark, "img_per_s", BATCH)
+    record_rate(benchmark, "augment img/s", "harness", BATCH)
 
 
 def test_metric_bundle_all_nb201(benchmark):

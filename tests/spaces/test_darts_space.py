@@ -219,3 +219,12 @@ def test_complexity_matches_torch_construction(space):
     rng = np.random.default_rng(5)
     for a in space.sample_distinct(rng, 3):
         assert darts_param_count(a, C=8, layers=5) == _eval_network_params(a, 8, 5)
+
+
+def test_exact_complexity_bounds_for_calr(space):
+    lo, hi = space.complexity_bounds()
+    comps = space.complexities(space.sample_distinct(np.random.default_rng(4), 500))
+    assert lo < comps.min() and comps.max() < hi
+    pools = space.decode(DARTS_V2.replace("sep_conv_3x3", "max_pool_3x3").replace("dil_conv_3x3", "avg_pool_3x3"))
+    assert space.complexity(pools) == lo  # pools and stride-1 skips only: no op parameters, like all-max_pool
+    assert space.product_space is False  # FairNAS's per-slot permutations can leave the space

@@ -1,0 +1,5 @@
+"""NDS ResNet / ResNeXt-A spaces (`nds-resnet`, `nds-resnexta`); importing registers them."""
+
+from spaces.nds.space import NDSResNet, NDSResNeXtA, NDSSpace
+
+__all__ = ["NDSResNet", "NDSResNeXtA", "NDSSpace"]

@@ -1,0 +1,135 @@
+"""Harness vs the papers' reference loop (issue 9), and how close the harness gets to this CPU's peak.
+
+Same configuration on both sides (NB201 supernet C=16 N=1, batch 128, 32x32, SPOS, recalibrate 2x128 then
+score 1024 images), one process, the same thread count. The terminal summary prints the ratios and the
+achieved fraction of the measured peak conv FLOP/s; numbers also go to `benchmark.extra_info`.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from harness import data as D
+from harness.evaluation import score_architecture
+from methods import create_method
+from methods.base import TrainContext
+from spaces import get_space
+from tests.bench.reference_nb201 import ReferenceSPOS
+from tests.bench.summary import record_rate
+
+THREADS = 2
+BATCH, RES, C, N = 128, 32, 16, 1
+ARCH = (3, 2, 1, 3, 4, 3)  # a typical path: convs, a pool, a skip and a none edge
+
+
+@pytest.fixture(scope="module", autouse=True)
+def threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (2048, 3, RES, RES), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (2048,), generator=g)
+    return D.ImageDataset("bench", images, labels, 10, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+
+
+def harness_spos(dataset) -> tuple[object, D.BatchStream]:
+    stream = D.BatchStream(dataset, BATCH, seed=0)
+    torch.manual_seed(0)
+    ctx = TrainContext(
+        space=get_space("nb201"),
+        num_classes=10,
+        supernet_kwargs={"C": C, "N": N},
+        next_batch=stream.next,
+        total_passes=100_000,
+        batch_size=BATCH,
+        train_size=len(dataset),
+        seed=0,
+        rng=np.random.default_rng(0),
+    )
+    method = create_method("spos")
+    method.setup(ctx)
+    return method, stream
+
+
+def test_train_harness(benchmark, dataset):
+    method, _ = harness_spos(dataset)
+    benchmark.pedantic(method.step, rounds=40, warmup_rounds=3)
+    record_rate(benchmark, "train img/s", "harness", BATCH)
+
+
+def test_train_reference(benchmark, dataset):
+    ref = ReferenceSPOS(C, N)
+    state = {"i": 0}
+
+    def step():
+        i = state["i"]
+        state["i"] = (i + BATCH) % (len(dataset) - BATCH)
+        return ref.step(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH])
+
+    benchmark.pedantic(step, rounds=40, warmup_rounds=3)
+    record_rate(benchmark, "train img/s", "reference", BATCH)
+
+
+def _eval_split(dataset):
+    return dataset.images[:1024], dataset.labels[:1024]
+
+
+def test_score_harness(benchmark, dataset):
+    method, _ = harness_spos(dataset)
+    images, labels = _eval_split(dataset)
+    ds = D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std)
+    evals = list(D.eval_batches(ds, 512))
+    recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
+    sm = method.scoring_model(ARCH)
+    benchmark.pedantic(score_architecture, args=(sm.forward, sm.module, evals, recal, "recalibrate"), rounds=8)
+    record_rate(benchmark, "score archs/s", "harness", 1)
+
+
+def test_score_reference(benchmark, dataset):
+    ref = ReferenceSPOS(C, N)
+    images, labels = _eval_split(dataset)
+    evals = [(images[i : i + 512], labels[i : i + 512]) for i in range(0, 1024, 512)]
+    recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in range(0, 2 * BATCH, BATCH)]
+    benchmark.pedantic(ref.score, args=(ARCH, evals, recal), rounds=8)
+    record_rate(benchmark, "score archs/s", "reference", 1)
+
+
+def test_peak_conv(benchmark):
+    """A plain 3x3 conv forward (64->64 channels, 32x32, batch 128, channels-last): this CPU's practical peak."""
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    x = torch.randn(BATCH, 64, 32, 32).contiguous(memory_format=torch.channels_last)
+    flops = 2 * BATCH * 64 * 64 * 9 * 32 * 32
+    with torch.no_grad():
+        benchmark.pedantic(conv, args=(x,), rounds=20, warmup_rounds=3)
+    record_rate(benchmark, "FLOP/s", "peak conv", flops)
+
+
+def test_harness_flops(benchmark, dataset):
+    """FLOP/s the harness's training step achieves: FLOPs counted by torch over many sampled paths."""
+    method, stream = harness_spos(dataset)
+    rng = random.Random(0)
+    archs = [tuple(rng.randrange(5) for _ in range(6)) for _ in range(50)]
+    net = method.trainer.supernet
+    x, y = stream.next()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for arch in archs:
+            F.cross_entropy(net(x, arch), y).backward()
+    flops_per_step = counter.get_total_flops() / len(archs)
+    assert flops_per_step > 0, "the FLOP counter saw no convolutions"
+    net.zero_grad()
+    benchmark.pedantic(method.step, rounds=40, warmup_rounds=3)
+    benchmark.extra_info["flops_per_step"] = flops_per_step
+    record_rate(benchmark, "FLOP/s", "harness train", flops_per_step)
