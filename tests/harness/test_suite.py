@@ -77,8 +77,11 @@ def test_shipped_suites_load_and_plan(tmp_path: Path):
         "smoke/nb201/cifar10/fairnas/seed1",
     ]
     assert tasks[0].out == tmp_path / tasks[0].label and tasks[0].config.gt == "cifar10-valid_x-valid_hp200"
-    proxy = S.plan(S.load_suite("proxy"), tmp_path)
-    assert len(proxy) == 12 and {t.config.profile for t in proxy} == {"proxy"}
+    from methods import method_names
+
+    proxy = S.plan(S.load_suite("proxy"), tmp_path)  # every registered method x 3 seeds
+    assert len(proxy) == 3 * len(method_names()) and {t.config.profile for t in proxy} == {"proxy"}
+    assert {t.config.method for t in proxy} == set(method_names())
 
 
 def test_suite_file_fields(tmp_path: Path):
