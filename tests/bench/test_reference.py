@@ -86,24 +86,26 @@ def _eval_split(dataset):
     return dataset.images[:1024], dataset.labels[:1024]
 
 
-def test_score_harness(benchmark, dataset):
+@pytest.mark.parametrize("eval_batch", [128, 512])
+def test_score_harness(benchmark, dataset, eval_batch):
     method, _ = harness_spos(dataset)
     images, labels = _eval_split(dataset)
     ds = D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std)
-    evals = list(D.eval_batches(ds, 512))
+    evals = list(D.eval_batches(ds, eval_batch))
     recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
     sm = method.scoring_model(ARCH)
     benchmark.pedantic(score_architecture, args=(sm.forward, sm.module, evals, recal, "recalibrate"), rounds=8)
-    record_rate(benchmark, "score archs/s", "harness", 1)
+    record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "harness", 1)
 
 
-def test_score_reference(benchmark, dataset):
+@pytest.mark.parametrize("eval_batch", [128, 512])
+def test_score_reference(benchmark, dataset, eval_batch):
     ref = ReferenceSPOS(C, N)
     images, labels = _eval_split(dataset)
-    evals = [(images[i : i + 512], labels[i : i + 512]) for i in range(0, 1024, 512)]
+    evals = [(images[i : i + eval_batch], labels[i : i + eval_batch]) for i in range(0, 1024, eval_batch)]
     recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in range(0, 2 * BATCH, BATCH)]
     benchmark.pedantic(ref.score, args=(ARCH, evals, recal), rounds=8)
-    record_rate(benchmark, "score archs/s", "reference", 1)
+    record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "reference", 1)
 
 
 def test_peak_conv(benchmark):
