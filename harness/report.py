@@ -1,4 +1,4 @@
-"""Reports: Markdown tables, PNG figures and one self-contained static HTML page from a results root.
+"""Reports: Markdown tables, PNG figures and one static HTML page (no network needed) from a results root.
 
 ``build_report(root, out)`` writes::
 
@@ -7,14 +7,13 @@
     out/summary.parquet       every cell at every checkpoint (harness/aggregate.py summarize)
     out/tables/*.md           ablation, KT-all / KT-top-50, Spearman among the top 1% / 5%, ranks
     out/figures/*.png         curves, final KT, rank difference per complexity group, score vs GT, CD
-    out/index.html            all of it on one page: sortable tables (inline JS), figures as base64 PNGs
+    out/index.html            all of it on one page: sortable tables (inline JS), figures linked from figures/
 
 Numbers come from harness.aggregate / harness.leaderboard; this module only formats and lays them out.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
 import math
@@ -302,10 +301,11 @@ def html_table(df: pd.DataFrame, sortable: bool = True, row_classes: list[str] |
 
 
 def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    """A figure linked by its path relative to index.html: the PNG is stored once, in figures/."""
+    src = f"figures/{html.escape(path.name)}"
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)} (<code>figures/{html.escape(path.name)}</code>)</figcaption></figure>"
+        f'<figure><img src="{src}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)} (<code>{src}</code>)</figcaption></figure>"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -200,7 +201,9 @@ def test_real_tiny_suite_then_report_and_regress(tmp_path: Path, data_dir: Path,
     assert main(["report", str(tmp_path / "r"), "--out", str(report), "--data-dir", str(data_dir)]) == 0
     md = (report / "leaderboard.md").read_text()
     assert "| 1 | spos | 1 |" in md and "*hp12 training*" in md
-    assert '<img src="data:image/png;base64,' in (report / "index.html").read_text()
+    page = (report / "index.html").read_text()
+    assert all((report / src).is_file() for src in re.findall(r'<img src="(figures/[^"]+)"', page))
+    assert '<img src="figures/' in page
 
     baseline = tmp_path / "b.parquet"
     assert main(["regress", "--write-baseline", str(baseline), str(tmp_path / "r")]) == 0
