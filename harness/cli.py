@@ -386,7 +386,7 @@ def data_check(data_dir, as_json: bool) -> None:
 @click.pass_context
 def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     """Run the complete pipeline with no data folder and no network: train a few methods briefly on the
-    generated demo-shapes task (NB201 only-conv, 64 archs), score them against the shipped stand-alone
+    generated demo-shapes task (NB201 conv3-pool, 64 archs), score them against the shipped stand-alone
     ground truth, write parquet, the leaderboard and figures, and print where they are."""
     if ctx.invoked_subcommand is not None:
         return
@@ -419,7 +419,7 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     help="Local processes (single-threaded trainings; the table does not depend on it).",
 )
 def demo_build_gt(out: Path, epochs, workers: int) -> None:
-    """Train every NB201 only-conv arch stand-alone on demo-shapes (2 seeds) and write the demo GT table."""
+    """Train every NB201 conv3-pool arch stand-alone on demo-shapes (2 seeds) and write the demo GT table."""
     from harness import demo_benchmark as B
 
     B.build_ground_truth(out, epochs=B.EPOCHS if epochs is None else epochs, workers=workers, log=click.echo)

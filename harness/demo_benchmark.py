@@ -1,4 +1,4 @@
-"""The demo benchmark: NB201 `only-conv` (64 architectures) on `demo-shapes`, with its own ground truth.
+"""The demo benchmark: NB201 `conv3-pool` (64 architectures) on `demo-shapes`, with its own ground truth.
 
 The ground truth is produced by the harness itself: every architecture is trained stand-alone (the NB201
 network with that fixed genotype: C=8, N=1, affine BN) on the 2,000 demo-shapes training images and
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from harness import data as D
 
 DATASET = "demo-shapes"
-SPACE = "nb201:only-conv"
+SPACE = "nb201:conv3-pool"
 PROFILE = "demo"
 GT_RESOURCE = "demo/nb201-demo-shapes.csv"  # inside the harness package
 GT_SOURCE = f"package:harness/{GT_RESOURCE}"
@@ -39,8 +39,8 @@ SEEDS = (0, 1)
 METHODS = ("spos", "fairnas", "close-s", "spos+calr+ms")
 
 # stand-alone training recipe of the ground truth
-EPOCHS = 2
-BATCH_SIZE = 32
+EPOCHS = 8
+BATCH_SIZE = 64
 LR = 0.05
 WEIGHT_DECAY = 5e-4
 NETWORK = {"C": 8, "N": 1, "bn_affine": True, "track_running_stats": True}

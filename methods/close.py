@@ -72,13 +72,16 @@ def check_fractions(name: str, values: Sequence[float]) -> list[float]:
 
 
 def edges_in_archs(space: SearchSpace, none_op: int | None, mask: OpMask | None = None) -> int:
-    """Sum over edges of the number of architectures containing the edge (op != none); see SHARING_EXTENT_COUNTING."""
+    """Sum over edges of the number of architectures containing the edge (op != none); see SHARING_EXTENT_COUNTING.
+
+    Counted by `space.size` on the mask with `none` removed from the edge, so spaces with validity rules
+    (DARTS: two inputs per node) count only their valid architectures."""
     mask = space.allowed if mask is None else mask
-    sizes = [len(m) for m in mask]
     total = 0
     for e, m in enumerate(mask):
-        present = sum(1 for op in m if op != none_op)
-        total += present * int(np.prod([s for i, s in enumerate(sizes) if i != e], dtype=np.int64))
+        present = frozenset(op for op in m if op != none_op)
+        if present:
+            total += space.size(tuple(present if i == e else mi for i, mi in enumerate(mask)))
     return total
 
 
@@ -259,14 +262,13 @@ def build_interval_supernet(ctx: TrainContext, num_blocks: int, dropout: float) 
     return net
 
 
-def check_one_cell_type(space: SearchSpace, method: str) -> None:
-    """GLOW blocks (and the GATE) serve the edges of one cell type, all of one shape (NB201); BenchError otherwise."""
+def check_cell_dag(space: SearchSpace, method: str) -> None:
+    """The space's slots must be the edges of its cell groups (NB201: one cell; DARTS: normal + reduce)."""
     dag = cell_dag(space)
-    if len(dag.edges) != len(space.slots):
+    if dag.num_slots != len(space.slots):
         raise BenchError(
             f"{method} does not support space {space.label}: its {len(space.slots)} slots are not the "
-            f"{len(dag.edges)} edges of one cell type (DARTS/NB301 has a normal and a reduce cell, and the reduce "
-            "cell's input edges have stride 2), but GLOW blocks here are shared by the edges of one cell type"
+            f"{dag.num_groups} x {len(dag.edges)} edges of its cell DAG"
         )
 
 
@@ -440,7 +442,7 @@ class CLOSE(CloseTraining):
         self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": self.weights.partition()}]
 
     def _setup_gate(self, ctx: TrainContext) -> None:
-        check_one_cell_type(ctx.space, "close")
+        check_cell_dag(ctx.space, "close")
         self.dag = cell_dag(ctx.space)
         k_max = len(self.block_fractions)
         supernet = build_glow_supernet(ctx, k_max, self.dropout)

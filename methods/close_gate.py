@@ -1,11 +1,16 @@
 """CLOSE's GATE: a GATES architecture embedder over the cell DAG plus a node-level MLP (specs §4.1).
 
 Written against a generic cell DAG (node count, input nodes, one (from, to) edge per slot, op count,
-the `none` op) so that other cell spaces (DARTS/NB301) can reuse it; NB201 gives 4 nodes and its
-EDGES. The GATES update follows the paper's Eq. A10 and aw_nas DenseGraphSimpleOpEdgeFlow:
-S = X W (no bias); out_j = sum over edges i->j with op != none of sigmoid(OpEmb(op) W_o) * S_i, plus S_j
-for input nodes only ("residual_only"). Messages only follow edges, so node embeddings are
-permutation-equivariant: isomorphic cells get the same per-edge logits up to float summation order.
+the `none` op, number of cell groups); NB201 gives one group of 4 nodes and its EDGES, DARTS/NB301 two
+groups (normal, reduce) of 6 nodes with 2 input nodes and 14 edges each (slots: group-major). The GATES
+update follows the paper's Eq. A10 and aw_nas DenseGraphSimpleOpEdgeFlow: S = X W (no bias);
+out_j = sum over edges i->j with op != none of sigmoid(OpEmb(op) W_o) * S_i, plus S_j for input nodes only
+("residual_only": 1 for NB201, 2 for the NB301 config). Cell groups are embedded as disjoint graphs by
+the same layers, with their own input-node embeddings, as aw_nas's NB301 embedder (cellss-flow) does;
+the gate MLP is shared by the groups (aw_nas CloseNet.node_level_gate). Messages only follow edges, so
+node embeddings are permutation-equivariant: isomorphic cells get the same per-edge logits up to float
+summation order. Non-input node embeddings start at zero and stay fixed (aw_nas's cellss-flow makes
+them learnable from a zero init; with one shared x_hidden bias the difference is a per-group offset).
 """
 
 from __future__ import annotations
@@ -23,17 +28,23 @@ from spaces.base import SearchSpace
 
 @dataclass(frozen=True)
 class CellDAG:
-    """A cell as a DAG: edge k = slot k of the architecture, from node edges[k][0] to edges[k][1]."""
+    """A cell as a DAG: edge k = slot g * len(edges) + k of cell group g, from node edges[k][0] to edges[k][1]."""
 
     num_nodes: int
-    edges: tuple[tuple[int, int], ...]  # (from, to) per slot
+    edges: tuple[tuple[int, int], ...]  # (from, to) per edge of one cell group
     num_ops: int
     none_op: int | None  # op index that removes the edge (NB201 `none`), or None
     num_input_nodes: int = 1
+    num_groups: int = 1  # cell types, each with its own slots (DARTS: normal, reduce)
+
+    @property
+    def num_slots(self) -> int:
+        return self.num_groups * len(self.edges)
 
 
 def cell_dag(space: SearchSpace) -> CellDAG:
-    """The space's `cell_dag()` if it has one, else derived from `space.edges` ((to, from) pairs) and `space.ops`."""
+    """The space's `cell_dag()` if it has one, else derived from `space.edges` ((to, from) pairs of one cell),
+    `space.ops`, and optionally `space.num_input_nodes` (default 1) and `space.cell_groups` (default one cell)."""
     if hasattr(space, "cell_dag"):
         return space.cell_dag()
     if not hasattr(space, "edges"):
@@ -45,30 +56,30 @@ def cell_dag(space: SearchSpace) -> CellDAG:
         edges=edges,
         num_ops=len(ops),
         none_op=ops.index("none") if "none" in ops else None,
+        num_input_nodes=int(getattr(space, "num_input_nodes", 1)),
+        num_groups=len(getattr(space, "cell_groups", ("cell",))),
     )
 
 
 class FlowLayer(nn.Module):
     """One GATES flow layer: op-gated sum of transformed predecessor embeddings."""
 
-    def __init__(self, in_dim: int, out_dim: int, op_dim: int, num_input_nodes: int):
+    def __init__(self, in_dim: int, out_dim: int, op_dim: int):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(in_dim, out_dim))
         self.op_attention = nn.Linear(op_dim, out_dim)  # own per layer (share_op_attention false)
-        self.num_input_nodes = num_input_nodes
         bound = 1.0 / math.sqrt(out_dim)  # aw_nas reset_parameters
         nn.init.uniform_(self.weight, -bound, bound)
 
-    def forward(self, x, op_emb, live, frm, to):
+    def forward(self, x, op_emb, live, frm, to, is_input):
         s = x @ self.weight  # (nodes, out)
         attn = torch.sigmoid(self.op_attention(op_emb)) * live.unsqueeze(-1)  # (edges, out)
         out = torch.zeros_like(s).index_add(0, to, attn * s[frm])
-        k = self.num_input_nodes
-        return torch.cat([out[:k] + s[:k], out[k:]], dim=0)
+        return out + s * is_input  # residual for input nodes only (adds exact zeros elsewhere)
 
 
 class GatesEmbedder(nn.Module):
-    """Node embeddings (num_nodes, gcn_dims[-1]) of one cell architecture."""
+    """Node embeddings (num_groups * num_nodes, gcn_dims[-1]) of one architecture, group-major."""
 
     def __init__(
         self,
@@ -80,26 +91,37 @@ class GatesEmbedder(nn.Module):
     ):
         super().__init__()
         self.dag = dag
-        self.input_node_emb = nn.Embedding(dag.num_input_nodes, node_dim)  # learned
-        self.register_buffer("other_node_emb", torch.zeros(dag.num_nodes - dag.num_input_nodes, node_dim))
+        g, n, k = dag.num_groups, dag.num_nodes, dag.num_input_nodes
+        self.input_node_emb = nn.Embedding(g * k, node_dim)  # learned, per group
+        self.register_buffer("other_node_emb", torch.zeros(g * (n - k), node_dim))
         self.op_emb = nn.Embedding(dag.num_ops, op_dim)
         self.x_hidden = nn.Linear(node_dim, hid_dim)
         dims = [hid_dim, *gcn_dims]
-        self.layers = nn.ModuleList(
-            FlowLayer(a, b, op_dim, dag.num_input_nodes) for a, b in zip(dims[:-1], dims[1:], strict=True)
-        )
-        self.register_buffer("edge_from", torch.tensor([e[0] for e in dag.edges], dtype=torch.long), persistent=False)
-        self.register_buffer("edge_to", torch.tensor([e[1] for e in dag.edges], dtype=torch.long), persistent=False)
+        self.layers = nn.ModuleList(FlowLayer(a, b, op_dim) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        # group g's copy of the cell occupies nodes g*n .. g*n + n - 1 (a disjoint union of the cells)
+        frm = [gi * n + e[0] for gi in range(g) for e in dag.edges]
+        to = [gi * n + e[1] for gi in range(g) for e in dag.edges]
+        self.register_buffer("edge_from", torch.tensor(frm, dtype=torch.long), persistent=False)
+        self.register_buffer("edge_to", torch.tensor(to, dtype=torch.long), persistent=False)
+        is_input = torch.tensor([float(i % n < k) for i in range(g * n)]).unsqueeze(-1)
+        self.register_buffer("is_input", is_input, persistent=False)
         self.out_dim = dims[-1]
+
+    def initial_nodes(self) -> torch.Tensor:
+        """(num_groups * num_nodes, node_dim): each group's input-node embeddings, then its zero rows."""
+        g, n, k = self.dag.num_groups, self.dag.num_nodes, self.dag.num_input_nodes
+        inputs = self.input_node_emb.weight.view(g, k, -1)
+        others = self.other_node_emb.view(g, n - k, -1)
+        return torch.cat([inputs, others], dim=1).reshape(g * n, -1)
 
     def forward(self, arch: Sequence[int]) -> torch.Tensor:
         ops = torch.as_tensor(tuple(arch), dtype=torch.long, device=self.edge_from.device)
         none = self.dag.none_op
         live = (ops != none).to(self.x_hidden.weight.dtype) if none is not None else torch.ones_like(ops).float()
         op_emb = self.op_emb(ops)
-        y = self.x_hidden(torch.cat([self.input_node_emb.weight, self.other_node_emb], dim=0))
+        y = self.x_hidden(self.initial_nodes())
         for i, layer in enumerate(self.layers):
-            y = layer(y, op_emb, live, self.edge_from, self.edge_to)
+            y = layer(y, op_emb, live, self.edge_from, self.edge_to, self.is_input)
             if i < len(self.layers) - 1:
                 y = F.relu(y)
         return y
@@ -139,7 +161,7 @@ class Gate(nn.Module):
         return self.mlp[-1]
 
     def logits(self, arch: Sequence[int], num_active: int) -> torch.Tensor:
-        """(num_edges, num_active) logits lambda of Eq. 4, one row per slot/edge."""
+        """(num_slots, num_active) logits lambda of Eq. 4, one row per slot (edge of its cell group)."""
         e = self.embedder(arch)
         pair = torch.cat([e[self.embedder.edge_from], e[self.embedder.edge_to]], dim=-1)
         return self.mlp(pair)[:, :num_active]

@@ -1,9 +1,10 @@
 """CLOSE-S: the two-stage simplified CLOSE (specs §5; paper CLOSE App. C.3). No GATE.
 
 Stage 1 (first `switch_fraction` of the budget, paper 400/1000 epochs): one GLOW block per cell,
-used by every edge ("Supernet-2"). At the switch each edge gets its own copy initialised from the
-shared one (WIT: pure copy by default; `wit="additive"` gives edge e>0 its own init + shared, edge 0
-keeps the shared block, mirroring CLOSE's additive rule) and the optimizer restarts (SRT). Stage 2
+used by every edge ("Supernet-2"; DARTS: one per cell and shape class, spaces/glow.py). At the switch
+each edge gets its own copy initialised from the shared one (WIT: pure copy by default;
+`wit="additive"` gives edge e>0 its own init + shared, edge 0 keeps the shared block, mirroring CLOSE's
+additive rule) and the optimizer restarts (SRT). Stage 2
 is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close.py).
 No reference code exists for CLOSE-S; these details are the natural reading of the paper.
 
@@ -30,12 +31,13 @@ from methods.close import (
     budget_schedule,
     build_glow_supernet,
     build_interval_supernet,
-    check_one_cell_type,
+    check_cell_dag,
     edges_in_archs,
     num_archs,
     space_stages,
     step_at,
 )
+from methods.close_gate import cell_dag
 from spaces.base import Arch
 from spaces.glow import WIT_MODES, GlowWeights
 from spaces.interval_glow import SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
@@ -70,8 +72,10 @@ class CLOSES(CloseTraining):
             self.supernet = build_interval_supernet(ctx, self.num_edges, self.dropout)
             self.num_archs = num_archs(ctx.space)
         else:
-            check_one_cell_type(ctx.space, "close-s")
-            self.num_edges = len(ctx.space.slots)
+            check_cell_dag(ctx.space, "close-s")
+            # one block per edge of a cell after the switch; slot s of any cell group uses block s % edges
+            self.num_edges = len(cell_dag(ctx.space).edges)
+            self.num_slots = len(ctx.space.slots)
             self.supernet = build_glow_supernet(ctx, self.num_edges, self.dropout)
         self.total_steps, self.steps_per_epoch, self.patience_epochs = budget_schedule(ctx, self.patience_fraction)
         self.switch_step = step_at(self.switch_fraction, self.total_steps) if self.switch_fraction < 1 else None
@@ -87,7 +91,7 @@ class CLOSES(CloseTraining):
         self.switched_at: int | None = None
         if self.interval:
             return
-        self.weights.set_assignment((0,) * self.num_edges)
+        self.weights.set_assignment((0,) * self.num_slots)
         ops = tuple(getattr(ctx.space, "ops", ()))
         self.edge_arch_total = edges_in_archs(ctx.space, ops.index("none") if "none" in ops else None)
 
@@ -110,8 +114,13 @@ class CLOSES(CloseTraining):
         for e in range(1, self.num_edges):
             w.inherit(e, 0, self.wit)
         w.num_active = self.num_edges
-        w.set_assignment(range(self.num_edges))
+        w.set_assignment(self.edge_blocks())
         self.switched_at = self.trainer.t
+
+    def edge_blocks(self) -> list[int]:
+        """Stage-2 assignment: each edge of a cell its own block (DARTS: normal and reduce edge k share index k,
+        in different layers; in a reduce cell the stride-2 and stride-1 edges use different shape classes)."""
+        return [s % self.num_edges for s in range(self.num_slots)]
 
     def step(self) -> int:
         if not self.switched and self.switch_step is not None and self.trainer.t >= self.switch_step:
@@ -168,4 +177,4 @@ class CLOSES(CloseTraining):
             self.weights.load_partition([(i, i + 1, i) for i in range(p)])
         elif self.switched:
             self.weights.num_active = self.num_edges
-            self.weights.set_assignment(range(self.num_edges))
+            self.weights.set_assignment(self.edge_blocks())

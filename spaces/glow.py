@@ -1,8 +1,13 @@
 """GLOW-block weight keying (CLOSE, specs §4.1): weights = (layer, GLOW block, op), not (layer, edge, op).
 
-Each layer owns `num_blocks` GLOW blocks; a block is one full set of candidate-op modules, built with
-the supernet's `op_factory(layer, representative_slot, op)` (all edges of an NB201 cell have the same
-shape, so one representative slot suffices). Blocks are per layer, never shared across layers.
+Each layer owns `num_blocks` GLOW blocks per *shape class*; a block is one full set of candidate-op
+modules, built with the supernet's `op_factory(layer, representative_slot, op)`. All edges of an NB201
+cell have one shape (one class, representative slot 0). A supernet whose edges differ in shape declares
+`slot_shape_class(layer, slot) -> int | None` (spaces/weights.py): the DARTS reduce cell has a stride-2
+class (edges from the two cell inputs) and a stride-1 class (edges between intermediate nodes), as the
+`c_reduce_k` / `c_normal_k` blocks of aw_nas CloseCell, and `None` marks a slot the layer does not use
+(the other cell type's edges). Block k of a class serves only slots of that class; blocks are per layer,
+never shared across layers. Module index inside a layer: class * num_blocks + block.
 
 Which block an edge uses is set on this object before each forward (`set_assignment`); the same
 assignment applies to every layer, as in CLOSE (one gate decision per architecture per step).
@@ -36,7 +41,7 @@ def _stateless(module: nn.Module) -> bool:
 
 
 class GlowWeights(OpWeights):
-    """Per layer `num_blocks` GLOW blocks shared by the layer's edges; see the module docstring."""
+    """Per layer and shape class `num_blocks` GLOW blocks shared by the class's edges; see the module docstring."""
 
     def __init__(
         self,
@@ -47,26 +52,36 @@ class GlowWeights(OpWeights):
         *,
         num_blocks: int = 1,
         num_active: int = 1,
-        representative_slot: int = 0,
     ):
         super().__init__(op_factory, num_layers, num_slots, ops)
         if not 1 <= num_active <= num_blocks:
             raise ValueError(f"need 1 <= num_active <= num_blocks, got {num_active}, {num_blocks}")
         self.num_blocks = num_blocks
         self.num_active = num_active
-        self.representative_slot = representative_slot
         self.block_ops = sorted({op for slot_ops in self.slot_ops for op in slot_ops})
+        # per layer: slot -> dense class index (None = unused) and the representative slot of each class
+        self.slot_class, self.representatives = shape_classes(op_factory, num_layers, num_slots)
         self.blocks = nn.ModuleList(
             nn.ModuleList(
-                nn.ModuleDict({str(op): op_factory(layer, representative_slot, op) for op in self.block_ops})
+                nn.ModuleDict({str(op): op_factory(layer, rep, op) for op in self.block_ops})
+                for rep in self.representatives[layer]
                 for _ in range(num_blocks)
             )
             for layer in range(num_layers)
         )
-        # parameter-free ops (skip, pool) give the same output in every block: computed once
-        self._stateless = {op: _stateless(self.blocks[0][0][str(op)]) for op in self.block_ops}
+        # parameter-free ops (skip, pool) give the same output in every block of a class: computed once
+        self._stateless = [
+            [{op: _stateless(self.blocks[layer][c * num_blocks][str(op)]) for op in self.block_ops}
+             for c in range(len(self.representatives[layer]))]
+            for layer in range(num_layers)
+        ]  # fmt: skip
         self.assignment: tuple[int, ...] = (0,) * num_slots
         self.st_weights: torch.Tensor | None = None
+
+    @property
+    def num_classes(self) -> list[int]:
+        """Shape classes per layer."""
+        return [len(reps) for reps in self.representatives]
 
     # -- assignment -----------------------------------------------------------------------------------
     def set_assignment(self, blocks: Sequence[int], st_weights: torch.Tensor | None = None) -> None:
@@ -85,19 +100,21 @@ class GlowWeights(OpWeights):
     # -- curriculum ------------------------------------------------------------------------------------
     @torch.no_grad()
     def inherit(self, dst: int, src: int, mode: str = "copy") -> None:
-        """WIT in every layer: block dst <- block src ("copy", the paper) or dst + src ("additive", the code).
+        """WIT in every layer and class: block dst <- block src ("copy", the paper) or dst + src ("additive", the code).
 
         Covers parameters and buffers (BN running stats included), like the code's state_dict walk.
         """
         if mode not in WIT_MODES:
             raise ValueError(f"wit must be one of {WIT_MODES}, got {mode!r}")
-        for layer_blocks in self.blocks:
-            target = layer_blocks[dst].state_dict()
-            for name, value in layer_blocks[src].state_dict().items():
-                if mode == "copy":
-                    target[name].copy_(value)
-                else:
-                    target[name].add_(value)
+        k = self.num_blocks
+        for layer, layer_blocks in enumerate(self.blocks):
+            for c in range(len(self.representatives[layer])):
+                target = layer_blocks[c * k + dst].state_dict()
+                for name, value in layer_blocks[c * k + src].state_dict().items():
+                    if mode == "copy":
+                        target[name].copy_(value)
+                    else:
+                        target[name].add_(value)
 
     def add_block(self, wit: str = "copy") -> int:
         """Activate the next block, inheriting from the previous one (CLOSE WIT); returns its index."""
@@ -109,19 +126,53 @@ class GlowWeights(OpWeights):
         self.st_weights = None
         return new
 
-    def module(self, layer: int, block: int, op: int) -> nn.Module:
-        return self.blocks[layer][block][str(op)]
+    def module(self, layer: int, block: int, op: int, cls: int = 0) -> nn.Module:
+        return self.blocks[layer][cls * self.num_blocks + block][str(op)]
 
     # -- forward ---------------------------------------------------------------------------------------
     def forward(self, layer, slot, op, x, arch):
-        blocks = self.blocks[layer]
+        c = self.slot_class[layer][slot]
+        if c is None:
+            raise ValueError(f"layer {layer} does not use slot {slot} (supernet slot_shape_class)")
+        blocks, base = self.blocks[layer], c * self.num_blocks
         w = self.st_weights
         if w is None or not self.training:
-            return blocks[self.assignment[slot]][str(op)](x)
+            return blocks[base + self.assignment[slot]][str(op)](x)
         row = w[slot]
-        if self._stateless[op]:
-            return blocks[0][str(op)](x) * row.sum()  # value exactly 1; same gradient as the full sum
-        out = row[0] * blocks[0][str(op)](x)
+        if self._stateless[layer][c][op]:
+            return blocks[base][str(op)](x) * row.sum()  # value exactly 1; same gradient as the full sum
+        out = row[0] * blocks[base][str(op)](x)
         for k in range(1, self.num_active):
-            out = out + row[k] * blocks[k][str(op)](x)
+            out = out + row[k] * blocks[base + k][str(op)](x)
         return out
+
+
+def shape_classes(
+    op_factory: OpFactory, num_layers: int, num_slots: int
+) -> tuple[list[list[int | None]], list[list[int]]]:
+    """(slot -> dense class index or None, per layer; representative slot per class, per layer).
+
+    Asks the supernet that owns `op_factory` for `slot_shape_class(layer, slot)`; without it every slot is
+    class 0 (one shape per layer, NB201). Classes are numbered in order of their first slot.
+    """
+    declared = getattr(getattr(op_factory, "__self__", None), "slot_shape_class", None)
+    slot_class: list[list[int | None]] = []
+    representatives: list[list[int]] = []
+    for layer in range(num_layers):
+        dense: dict[int, int] = {}
+        row: list[int | None] = []
+        reps: list[int] = []
+        for slot in range(num_slots):
+            raw = declared(layer, slot) if callable(declared) else 0
+            if raw is None:
+                row.append(None)
+                continue
+            if raw not in dense:
+                dense[raw] = len(reps)
+                reps.append(slot)
+            row.append(dense[raw])
+        if not reps:
+            raise ValueError(f"layer {layer} uses no slot (slot_shape_class is None everywhere)")
+        slot_class.append(row)
+        representatives.append(reps)
+    return slot_class, representatives

@@ -41,8 +41,9 @@ def test_shipped_ground_truth_loads_and_its_seeds_agree(tmp_path):
     gt = space.ground_truth(B.MEAN_COLUMN, tmp_path, source=source)  # the NB201 importer reads it
     assert len(gt) == 64 == space.size()
     tau = kendalltau(table[B.seed_column(0)], table[B.seed_column(1)]).statistic
-    print(f"seed-to-seed Kendall tau of the demo GT: {tau:.3f}")  # -0.107 for the shipped table (README)
-    assert -1.0 <= tau <= 1.0
+    # 0.511 for the shipped table (harness/demo/README.md): two stand-alone trainings must agree on the
+    # ranking clearly, or the demo's Kendall taus would measure nothing
+    assert tau > 0.4, f"seed-to-seed Kendall tau of the demo GT is {tau:.3f}: the table carries no ranking signal"
     assert abs(B.noise_ceiling() - tau) < 1e-12
     assert np.allclose(table[B.MEAN_COLUMN], table[[B.seed_column(0), B.seed_column(1)]].mean(axis=1), atol=0.01)
 

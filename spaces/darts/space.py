@@ -284,7 +284,9 @@ class DartsSpace(SearchSpace):
     product_space = False  # FairNAS paths can leave the space (the supernet still computes them)
     slots = tuple(Slot(f"{cell}:{to}<-{frm}", OPS) for cell in CELLS for to, frm in CELL_EDGES)
     ops = OPS
-    edges = CELL_EDGES
+    edges = CELL_EDGES  # of one cell; slots are the normal cell's edges, then the reduce cell's
+    cell_groups = CELLS
+    num_input_nodes = 2  # outputs of cells k-2 and k-1
 
     def __init__(self, subset: str = "full"):
         if subset != "full":

@@ -153,6 +153,14 @@ class DartsSupernet(nn.Module):
         """First slot of the layer's cell type: 0 (normal) or 14 (reduce)."""
         return EDGES_PER_CELL if self.reduction[layer] else 0
 
+    def slot_shape_class(self, layer: int, slot: int) -> int | None:
+        """None for the other cell type's slots; in a reduce cell 1 for stride-2 edges (from the inputs), else 0."""
+        base = self.slot_base(layer)
+        if not base <= slot < base + EDGES_PER_CELL:
+            return None
+        _, frm = CELL_EDGES[slot - base]
+        return 1 if self.reduction[layer] and frm < 2 else 0
+
     def make_op(self, layer: int, slot: int, op: int) -> nn.Module:
         base = self.slot_base(layer)
         if not base <= slot < base + EDGES_PER_CELL:

@@ -5,8 +5,9 @@ none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3 (spec methods.md se
 the tuple of the 6 op indices; its official string lists, node by node (1, 2, 3, separated by `+`),
 the incoming edges `|op~src|` in source order.
 
-Subsets narrow `allowed` without renumbering ops: `no-zero` (no `none`, 4^6 = 4096) and `only-conv`
-(nor_conv_1x1 / nor_conv_3x3 only, 2^6 = 64).
+Subsets narrow `allowed` without renumbering ops: `no-zero` (no `none`, 4^6 = 4096), `only-conv`
+(nor_conv_1x1 / nor_conv_3x3 only, 2^6 = 64) and `conv3-pool` (nor_conv_3x3 / avg_pool_3x3, 2^6 = 64; the
+demo benchmark's space, harness/demo_benchmark.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SUBSETS: dict[str, tuple[int, ...]] = {
     "full": (NONE, SKIP, CONV1, CONV3, POOL),
     "no-zero": (SKIP, CONV1, CONV3, POOL),
     "only-conv": (CONV1, CONV3),
+    "conv3-pool": (CONV3, POOL),  # 64 archs from all-pool to all-conv: the demo benchmark's space
 }
 NAMED_SUBSETS: dict[str, str] = {"kt-subset-327": "nas-bench-201/kt-subset-327.csv"}
 

@@ -46,8 +46,6 @@ REFUSED = {
     ("nds-resnet", "cond-weights"): "cond-weights does not apply to space nds-resnet",
     ("nds-resnexta", "cond-weights"): "cond-weights does not apply to space nds-resnexta",
     ("darts", "cond-weights"): "space darts has no dependency table for conditional weights",
-    ("darts", "close"): "close does not support space darts: its 28 slots are not the 14 edges of one cell type",
-    ("darts", "close-s"): "close-s does not support space darts",
     ("darts", "fairnas+calr"): _FAIRNAS_CALR,
     ("darts", "fairnas+calr+ms"): _FAIRNAS_CALR,
 }
