@@ -1,9 +1,11 @@
 """Conditional super-network weights (`cond-weights`, Laube & Zell; specs/methods.md §6, §11).
 
-Plain SPOS until `split_fraction` of the budget (the paper's best window is ~60% on NB201), then
+Plain SPOS until `split_fraction` of the budget, then
 every weighted candidate is copied once per combination of its predecessors' ops
 (spaces/conditional.py) and training continues with the copy the sampled architecture selects.
 The LR schedule runs on over the whole budget; only the optimizer's parameter list changes.
+`split_fraction` defaults to the space's `conditional_split_fraction`: the paper's best split, 0.84 on
+NAS-Bench-Macro (epoch 42 of 50), else 0.6 (its best window on NB201, ~150 of 250 epochs).
 
 `copy_momentum`:
 - "per-copy" (default): each copy gets its own SGD momentum buffer, initialised as a clone of the
@@ -40,6 +42,7 @@ from spaces.conditional import (
 )
 
 COPY_MOMENTUM = ("per-copy", "shared")
+DEFAULT_SPLIT_FRACTION = 0.6
 _SGD_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
 
 
@@ -51,7 +54,7 @@ class CondWeights(SPOS):
 
     def __init__(
         self,
-        split_fraction: float = 0.6,
+        split_fraction: float | None = None,  # None: the space's default (module docstring)
         copy_momentum: str = "per-copy",
         **params,
     ):
@@ -61,8 +64,12 @@ class CondWeights(SPOS):
 
     # --- setup ---------------------------------------------------------------------------------------
     def setup(self, ctx: TrainContext) -> None:
-        if not 0.0 <= self.split_fraction <= 1.0:
-            raise BenchError(f"cond-weights: split_fraction must be in [0, 1], got {self.split_fraction}")
+        split = self.split_fraction
+        if split is None:
+            split = getattr(ctx.space, "conditional_split_fraction", DEFAULT_SPLIT_FRACTION)
+        if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0.0 <= split <= 1.0:
+            raise BenchError(f"cond-weights: split_fraction must be a number in [0, 1], got {split!r}")
+        self.split_point = float(split)
         if self.copy_momentum not in COPY_MOMENTUM:
             raise BenchError(f"cond-weights: copy_momentum must be one of {COPY_MOMENTUM}, got {self.copy_momentum!r}")
         self.ctx = ctx
@@ -72,7 +79,7 @@ class CondWeights(SPOS):
         if not isinstance(getattr(net, "weights", None), ConditionalWeights):
             raise BenchError(f"cond-weights: the {ctx.space.label} supernet does not take a weights_factory")
         self.trainer = self.make_trainer(net, ctx.space.allowed, ctx.total_passes)
-        self.split_at = round(self.split_fraction * ctx.total_passes)
+        self.split_at = round(self.split_point * ctx.total_passes)
         self.passes = 0
         self.split_pass: int | None = None
 
@@ -138,7 +145,7 @@ class CondWeights(SPOS):
         param_bytes, buffer_bytes = self.weights.extra_bytes()
         slots = self.ctx.space.slots
         return {
-            "split_fraction": self.split_fraction,
+            "split_fraction": self.split_point,
             "split_at_passes": self.split_at,
             "split_done_at_passes": self.split_pass,
             "copy_momentum": self.copy_momentum,

@@ -4,6 +4,7 @@ supernets (C=4, N=1, 8x8 random images) in a fake training context."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import types
 
 import numpy as np
@@ -274,3 +275,20 @@ def test_bad_options_are_refused():
         make(copy_momentum="both")
     with pytest.raises(BenchError, match="split_fraction"):
         make(split_fraction=1.5)
+    with pytest.raises(BenchError, match="split_fraction must be a number"):
+        make(split_fraction="late")
+
+
+@pytest.mark.parametrize(("space", "size", "expected"), [("nb201", {}, 0.6), ("macro", {"width_mult": 0.25}, 0.84)])
+def test_split_defaults_to_the_papers_best_split_of_the_space(space, size, expected):
+    def setup(**params):
+        ctx = fake_context(space, total_passes=100)
+        if size:
+            ctx = dataclasses.replace(ctx, supernet_kwargs=size)
+        method = create_method("cond-weights", {"cond-weights": params})
+        method.setup(ctx)
+        return method
+
+    method = setup()
+    assert method.split_point == expected and method.split_at == round(expected * 100)
+    assert setup(split_fraction=0.3).split_at == 30  # an explicit value wins
