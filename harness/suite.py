@@ -26,6 +26,8 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
+import sys
 import time
 import tomllib
 import traceback
@@ -303,7 +305,12 @@ def run_suite(
 
     own = executor is None
     if own:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        )
     try:
         futures = {executor.submit(execute, task, data): i for i, task in enumerate(tasks)}
         pending = as_completed(futures) if own else futures
@@ -318,6 +325,28 @@ def run_suite(
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     return outcomes  # type: ignore[return-value]
+
+
+def die_with_parent(parent: int) -> None:
+    """Pool-worker initializer: on Linux, the kernel SIGKILLs the worker when the suite process dies.
+
+    Without it, killing `supernet-bench suite` leaves its workers training on, writing runs nobody
+    collects (and that a rerun then finds half-done under its feet). SIGKILL at any point is safe for a
+    run: writes are atomic and `--resume` continues it (tests/harness/test_faults.py).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, str]]:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -208,3 +212,36 @@ def test_real_tiny_suite_then_report_and_regress(tmp_path: Path, data_dir: Path,
     baseline = tmp_path / "b.parquet"
     assert main(["regress", "--write-baseline", str(baseline), str(tmp_path / "r")]) == 0
     assert main(["regress", "--against", str(baseline), str(tmp_path / "r")]) == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_pool_workers_die_with_the_suite_process(tmp_path: Path):
+    """SIGKILL the process that owns the worker pool (as run_suite builds it): its workers must not train on."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from harness.suite import die_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    kw = dict(mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))\n"
+        "    with ProcessPoolExecutor(2, **kw) as pool:\n"
+        "        print(pool.submit(os.getpid).result(), flush=True)\n"
+        "        pool.submit(time.sleep, 120)\n"
+        "        time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=Path.cwd())
+    try:
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # alive
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{worker}").exists():
+            if Path(f"/proc/{worker}/stat").read_text().split()[2] == "Z":
+                break  # killed; a zombie until reaped
+            time.sleep(0.1)
+        alive = Path(f"/proc/{worker}").exists() and Path(f"/proc/{worker}/stat").read_text().split()[2] != "Z"
+        assert not alive, "a pool worker outlived the killed suite process"
+    finally:
+        parent.kill()
