@@ -24,6 +24,7 @@ from spaces.macro.space import (
     layer_plan,
     scaled,
 )
+from spaces.stem_cache import StemCache
 from spaces.weights import EdgeWeights
 
 
@@ -108,6 +109,7 @@ class MacroSupernet(nn.Module):
             _bn(stem, True, track_running_stats),
             nn.ReLU(inplace=True),
         )
+        self.stem_cache = StemCache()  # used only while scoring (spaces/stem_cache.py)
         self.head = nn.Sequential(
             nn.Conv2d(self.plan[-1][1], head, 1, bias=False),
             _bn(head, True, track_running_stats),
@@ -128,7 +130,7 @@ class MacroSupernet(nn.Module):
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
         if len(arch) != NUM_LAYERS:
             raise BenchError(f"NAS-Bench-Macro arch must have {NUM_LAYERS} op indices, got {arch!r}")
-        x = self.stem(x)
+        x = self.stem_cache(self.stem, x)
         for slot in range(NUM_LAYERS):
             x = self.weights(0, slot, arch[slot], x, arch)
         return self.head(x)

@@ -79,3 +79,40 @@ def test_recalibrate_ignores_previous_running_stats(setup):
             m.running_mean.fill_(5.0)
     assert score_architecture(f, net, evals, recal, "recalibrate") == first
     assert score_architecture(f, net, evals, recal, "ema") != first
+
+
+@pytest.mark.parametrize("mode", BN_MODES)
+def test_stem_cache_gives_bit_identical_scores_and_is_dropped_after_scoring(setup, mode):
+    """score_architectures reuses the stem output across archs (spaces/stem_cache.py): same numbers as
+    scoring every arch from scratch, in every BN mode, and no cache survives the call."""
+    from harness.evaluation import score_architectures
+    from methods.base import ScoringModel
+    from spaces.stem_cache import StemCaching
+
+    net, evals, recal = setup
+    archs = [ARCH, (2, 3, 3, 2, 2, 3), (3, 0, 4, 1, 3, 2), ARCH]
+
+    class Fixed:  # the smallest Method: one supernet scores every arch
+        def scoring_model(self, arch):
+            return ScoringModel(net, lambda x: net(x, arch))
+
+    plain = [score_architecture(lambda x, a=a: net(x, a), net, evals, recal, mode) for a in archs]
+    counted = []
+    real_close = StemCaching.close
+
+    def close(self):
+        counted.append(self.hits)
+        real_close(self)
+
+    StemCaching.close = close
+    try:
+        acc, loss = score_architectures(Fixed(), archs, evals, recal, mode)
+    finally:
+        StemCaching.close = real_close
+    assert acc.tolist() == [p[0] for p in plain] and loss.tolist() == [p[1] for p in plain]
+    batches = len(evals) + (len(recal) if mode in ("recalibrate", "ema") else 0)
+    assert counted == [batches * (len(archs) - 1)]  # every arch after the first hits for every batch
+    assert not net.stem_cache.active and not net.stem_cache.entries
+    net.train()
+    net(evals[0][0], ARCH).sum().backward()  # training never touches the cache
+    assert not net.stem_cache.entries
