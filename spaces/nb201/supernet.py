@@ -13,8 +13,8 @@ from functools import cache
 import torch
 import torch.nn as nn
 
-from spaces.nb201.space import EDGES, OPS, live_edges
-from spaces.stem_cache import StemCache
+from spaces.forward_cache import ForwardCache, bn_training
+from spaces.nb201.space import EDGES, OPS, SKIP, live_edges
 from spaces.weights import EdgeWeights
 
 
@@ -96,7 +96,7 @@ class NB201Supernet(nn.Module):
         self.bn_affine = bn_affine
         self.track_running_stats = track_running_stats
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        self.stem_cache = StemCache()  # used only while scoring (spaces/stem_cache.py)
+        self.forward_cache = ForwardCache()  # used only while scoring (spaces/forward_cache.py)
         self.cell_channels = [C] * N + [2 * C] * N + [4 * C] * N
         self.reductions = nn.ModuleList(
             [ResNetBasicBlock(C, 2 * C, track_running_stats), ResNetBasicBlock(2 * C, 4 * C, track_running_stats)]
@@ -114,26 +114,47 @@ class NB201Supernet(nn.Module):
     def make_op(self, layer: int, slot: int, op: int) -> nn.Module:
         return make_nb201_op(OPS[op], self.cell_channels[layer], self.bn_affine, self.track_running_stats)
 
-    def cell(self, layer: int, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
+    def cell(
+        self, layer: int, x: torch.Tensor, arch: tuple[int, ...], batch: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One cell. With `batch` (the first cell while scoring), op outputs out of nodes 0 and 1 go through
+        the forward cache: their input depends on at most the op of edge 1<-0 (spaces/forward_cache.py)."""
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         activated: list[torch.Tensor | None] = [None, None, None, None]  # relu(node), computed once
+        cached = batch is not None and self.forward_cache.enabled()
+        keys: list[tuple | None] = [("stem",), (), (), ()]  # the computation behind each node so far
         for k, frm, to in live_edge_list(arch):
             op = arch[k]
             if op in PRE_ACTIVATED:
                 if activated[frm] is None:
                     activated[frm] = torch.relu(nodes[frm])
-                y = self.weights(layer, k, op, activated[frm], arch)
+                inp = activated[frm]
             else:
-                y = self.weights(layer, k, op, nodes[frm], arch)
+                inp = nodes[frm]
+            if cached:
+                wkey = self.weights.computation_key(layer, k, op, arch)
+                key = None if wkey is None or keys[frm] is None else (wkey, keys[frm])
+                if key is not None and frm <= 1 and op != SKIP:
+                    y = self.forward_cache(
+                        key, batch, lambda k=k, op=op, inp=inp: self.weights(layer, k, op, inp, arch)
+                    )
+                else:
+                    y = self.weights(layer, k, op, inp, arch)
+                keys[to] = None if key is None or keys[to] is None else keys[to] + (key,)
+            else:
+                y = self.weights(layer, k, op, inp, arch)
             nodes[to] = y if nodes[to] is None else nodes[to] + y
         return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
-        x = self.stem_cache(self.stem, x)
+        batch, cache = x, self.forward_cache
+        if cache.enabled():
+            cache.bn_training = bn_training(self.stem)
+        x = cache(("stem",), batch, lambda: self.stem(batch))
         layer = 0
         for stage in range(3):
             for _ in range(self.N):
-                x = self.cell(layer, x, arch)
+                x = self.cell(layer, x, arch, batch if layer == 0 else None)
                 layer += 1
             if stage < 2:
                 x = self.reductions[stage](x)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from harness import data as D
+from harness.allocator import keep_freed_memory
 from harness.evaluation import score_architectures
 from methods import create_method
 from methods.base import TrainContext
@@ -30,6 +31,7 @@ ARCH = (3, 2, 1, 3, 4, 3)  # a typical path: convs, a pool, a skip and a none ed
 
 @pytest.fixture(scope="module", autouse=True)
 def threads():
+    keep_freed_memory()  # as every harness run does (harness/allocator.py); process-wide, so both sides get it
     before = torch.get_num_threads()
     torch.set_num_threads(THREADS)
     yield
@@ -86,8 +88,9 @@ def _eval_split(dataset):
     return dataset.images[:1024], dataset.labels[:1024]
 
 
-# scoring is measured as the harness does it: a sample of architectures in one pass (the stem output is
-# computed once per batch and reused, spaces/stem_cache.py); the reference scores the same architectures
+# scoring is measured as the harness does it: a sample of architectures in one pass, where the stem and the
+# first cell's op outputs that architectures share are computed once per batch (spaces/forward_cache.py);
+# the reference scores the same architectures one by one
 SCORE_ARCHS = [ARCH, (3, 3, 3, 3, 3, 3), (2, 3, 1, 2, 3, 4), (3, 1, 4, 2, 2, 3), (1, 3, 3, 4, 2, 3), (3, 2, 3, 3, 0, 2)]
 
 
