@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from methods.base import Method
 from spaces.base import Arch
+from spaces.forward_cache import forward_caching
 
 BN_MODES = ("recalibrate", "ema", "batch-stats", "train-mode")
 """recalibrate: reset running stats, cumulative average over the recalibration batches, eval mode (SPOS).
@@ -98,9 +99,12 @@ def score_architectures(
     """Accuracy and loss arrays (N,) for `archs`, each scored by the method's scoring model."""
     acc = np.empty(len(archs))
     loss = np.empty(len(archs))
-    for i, arch in enumerate(archs):
-        sm = method.scoring_model(arch)
-        acc[i], loss[i] = score_architecture(sm.forward, sm.module, eval_batches, recal_batches, bn_mode)
-        if progress is not None:
-            progress(1)
+    with forward_caching() as cache:  # computations archs share are reused (spaces/forward_cache.py)
+        for i, arch in enumerate(archs):
+            sm = method.scoring_model(arch)
+            cache.add(sm.module)
+            acc[i], loss[i] = score_architecture(sm.forward, sm.module, eval_batches, recal_batches, bn_mode)
+            cache.end_arch()
+            if progress is not None:
+                progress(1)
     return acc, loss

@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from harness import data as D
+from harness.allocator import keep_freed_memory
 from harness.archsample import sample_digest, select_archs
 from harness.budget import Budget
 from harness.config import RunConfig
@@ -166,6 +167,7 @@ def run(
 
 def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:
     torch.set_num_threads(int(config.run.get("threads", 2)))
+    keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
     space = get_space(config.space)
     source = resolve_gt_source(config.eval.get("gt_source"))
     extra = {} if source is None else {"source": source}  # spaces without a source= keep their call

@@ -221,6 +221,11 @@ class ConditionalWeights(OpWeights):
         return self.copies[self._copy_name(layer, slot, op, tuple(prior))]
 
     # --- forward -----------------------------------------------------------------------------------------
+    def computation_key(self, layer, slot, op, arch):
+        if self.is_split and (layer, slot, op) in self._target_set:
+            return ("copy", self._copy_name(layer, slot, op, tuple(arch[d] for d in self.dependencies[slot])))
+        return ("edge", layer, slot, op)
+
     def forward(self, layer, slot, op, x, arch):
         if self.is_split and (layer, slot, op) in self._target_set:
             name = self._copy_name(layer, slot, op, tuple(arch[d] for d in self.dependencies[slot]))

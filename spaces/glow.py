@@ -130,6 +130,12 @@ class GlowWeights(OpWeights):
         return self.blocks[layer][cls * self.num_blocks + block][str(op)]
 
     # -- forward ---------------------------------------------------------------------------------------
+    def computation_key(self, layer, slot, op, arch):
+        c = self.slot_class[layer][slot]
+        if c is None or (self.training and self.st_weights is not None):
+            return None  # the straight-through mixture is never cached
+        return ("glow", layer, c, self.assignment[slot], op)
+
     def forward(self, layer, slot, op, x, arch):
         c = self.slot_class[layer][slot]
         if c is None:

@@ -7,7 +7,7 @@ another `OpWeights` without touching the supernet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import torch
 import torch.nn as nn
@@ -36,6 +36,11 @@ class OpWeights(nn.Module):
     def forward(self, layer: int, slot: int, op: int, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
         raise NotImplementedError
 
+    def computation_key(self, layer: int, slot: int, op: int, arch: tuple[int, ...]) -> Hashable | None:
+        """A key naming the module `forward(layer, slot, op, ., arch)` runs now (in eval mode), so that equal
+        keys compute the same function (spaces/forward_cache.py); None: unknown, never cached."""
+        return None
+
 
 def _key(*parts: int) -> str:
     return "_".join(str(p) for p in parts)
@@ -60,3 +65,6 @@ class EdgeWeights(OpWeights):
 
     def forward(self, layer, slot, op, x, arch):
         return self.ops[_key(layer, slot, op)](x)
+
+    def computation_key(self, layer, slot, op, arch):
+        return ("edge", layer, slot, op)

@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
+from spaces.forward_cache import ForwardCache, bn_training
 from spaces.weights import EdgeWeights
 
 
@@ -123,6 +124,7 @@ class DartsSupernet(nn.Module):
         c_stem = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
         self.reduction = [i in (layers // 3, 2 * layers // 3) for i in range(layers)]
+        self.forward_cache = ForwardCache()  # used only while scoring (spaces/forward_cache.py)
         self.cell_channels: list[int] = []
         pre0, pre1 = [], []
         c_pp, c_p, c_cur = c_stem, c_stem, C
@@ -192,7 +194,9 @@ class DartsSupernet(nn.Module):
         return torch.cat(outs, dim=1)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
+        if self.forward_cache.enabled():
+            self.forward_cache.bn_training = bn_training(self.stem)
+        s0 = s1 = self.forward_cache(("stem",), x, lambda: self.stem(x))
         for layer in range(self.layers):
             s0, s1 = s1, self.cell(layer, s0, s1, arch)
         return s1

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from harness.errors import BenchError
+from spaces.forward_cache import ForwardCache, bn_training
 from spaces.macro.space import (
     EXPANSION,
     HEAD_CHANNELS,
@@ -108,6 +109,7 @@ class MacroSupernet(nn.Module):
             _bn(stem, True, track_running_stats),
             nn.ReLU(inplace=True),
         )
+        self.forward_cache = ForwardCache()  # used only while scoring (spaces/forward_cache.py)
         self.head = nn.Sequential(
             nn.Conv2d(self.plan[-1][1], head, 1, bias=False),
             _bn(head, True, track_running_stats),
@@ -128,7 +130,9 @@ class MacroSupernet(nn.Module):
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
         if len(arch) != NUM_LAYERS:
             raise BenchError(f"NAS-Bench-Macro arch must have {NUM_LAYERS} op indices, got {arch!r}")
-        x = self.stem(x)
+        if self.forward_cache.enabled():
+            self.forward_cache.bn_training = bn_training(self.stem)
+        x = self.forward_cache(("stem",), x, lambda: self.stem(x))
         for slot in range(NUM_LAYERS):
             x = self.weights(0, slot, arch[slot], x, arch)
         return self.head(x)

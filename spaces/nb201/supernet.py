@@ -13,7 +13,8 @@ from functools import cache
 import torch
 import torch.nn as nn
 
-from spaces.nb201.space import EDGES, OPS, live_edges
+from spaces.forward_cache import ForwardCache, bn_training
+from spaces.nb201.space import EDGES, OPS, SKIP, live_edges
 from spaces.weights import EdgeWeights
 
 
@@ -47,15 +48,28 @@ class ResNetBasicBlock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
+class PreActivatedConvBN(ReLUConvBN):
+    """NB201's ReLU-Conv-BN op whose ReLU the cell applies: one ReLU per node, shared by every conv edge
+    leaving it. Same parameters, state-dict keys and init order as ReLUConvBN (index 0 is an Identity)."""
+
+    def __init__(self, c_in, c_out, kernel, stride, padding, affine=True, track_running_stats=True):
+        super().__init__(c_in, c_out, kernel, stride, padding, affine, track_running_stats)
+        self[0] = nn.Identity()
+
+
+PRE_ACTIVATED = frozenset(OPS.index(name) for name in ("nor_conv_1x1", "nor_conv_3x3"))
+"""Ops that take relu(node) as input (the cell computes it once per node)."""
+
+
 def make_nb201_op(name: str, channels: int, affine: bool, track_running_stats: bool) -> nn.Module:
     if name == "none":
         return nn.Identity()  # never called: none edges are skipped
     if name == "skip_connect":
         return nn.Identity()
     if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1, 1, 0, affine, track_running_stats)
+        return PreActivatedConvBN(channels, channels, 1, 1, 0, affine, track_running_stats)
     if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3, 1, 1, affine, track_running_stats)
+        return PreActivatedConvBN(channels, channels, 3, 1, 1, affine, track_running_stats)
     if name == "avg_pool_3x3":
         return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown NB201 op {name!r}")
@@ -82,6 +96,7 @@ class NB201Supernet(nn.Module):
         self.bn_affine = bn_affine
         self.track_running_stats = track_running_stats
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.forward_cache = ForwardCache()  # used only while scoring (spaces/forward_cache.py)
         self.cell_channels = [C] * N + [2 * C] * N + [4 * C] * N
         self.reductions = nn.ModuleList(
             [ResNetBasicBlock(C, 2 * C, track_running_stats), ResNetBasicBlock(2 * C, 4 * C, track_running_stats)]
@@ -99,19 +114,47 @@ class NB201Supernet(nn.Module):
     def make_op(self, layer: int, slot: int, op: int) -> nn.Module:
         return make_nb201_op(OPS[op], self.cell_channels[layer], self.bn_affine, self.track_running_stats)
 
-    def cell(self, layer: int, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
+    def cell(
+        self, layer: int, x: torch.Tensor, arch: tuple[int, ...], batch: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """One cell. With `batch` (the first cell while scoring), op outputs out of nodes 0 and 1 go through
+        the forward cache: their input depends on at most the op of edge 1<-0 (spaces/forward_cache.py)."""
         nodes: list[torch.Tensor | None] = [x, None, None, None]
+        activated: list[torch.Tensor | None] = [None, None, None, None]  # relu(node), computed once
+        cached = batch is not None and self.forward_cache.enabled()
+        keys: list[tuple | None] = [("stem",), (), (), ()]  # the computation behind each node so far
         for k, frm, to in live_edge_list(arch):
-            y = self.weights(layer, k, arch[k], nodes[frm], arch)
+            op = arch[k]
+            if op in PRE_ACTIVATED:
+                if activated[frm] is None:
+                    activated[frm] = torch.relu(nodes[frm])
+                inp = activated[frm]
+            else:
+                inp = nodes[frm]
+            if cached:
+                wkey = self.weights.computation_key(layer, k, op, arch)
+                key = None if wkey is None or keys[frm] is None else (wkey, keys[frm])
+                if key is not None and frm <= 1 and op != SKIP:
+                    y = self.forward_cache(
+                        key, batch, lambda k=k, op=op, inp=inp: self.weights(layer, k, op, inp, arch)
+                    )
+                else:
+                    y = self.weights(layer, k, op, inp, arch)
+                keys[to] = None if key is None or keys[to] is None else keys[to] + (key,)
+            else:
+                y = self.weights(layer, k, op, inp, arch)
             nodes[to] = y if nodes[to] is None else nodes[to] + y
         return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
-        x = self.stem(x)
+        batch, cache = x, self.forward_cache
+        if cache.enabled():
+            cache.bn_training = bn_training(self.stem)
+        x = cache(("stem",), batch, lambda: self.stem(batch))
         layer = 0
         for stage in range(3):
             for _ in range(self.N):
-                x = self.cell(layer, x, arch)
+                x = self.cell(layer, x, arch, batch if layer == 0 else None)
                 layer += 1
             if stage < 2:
                 x = self.reductions[stage](x)

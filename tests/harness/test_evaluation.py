@@ -79,3 +79,78 @@ def test_recalibrate_ignores_previous_running_stats(setup):
             m.running_mean.fill_(5.0)
     assert score_architecture(f, net, evals, recal, "recalibrate") == first
     assert score_architecture(f, net, evals, recal, "ema") != first
+
+
+SCORED = [ARCH, (2, 3, 3, 2, 2, 3), (3, 0, 4, 1, 3, 2), ARCH, (3, 2, 3, 3, 1, 4), (2, 3, 2, 2, 2, 2)]
+
+
+def fixed_method(net):
+    from methods.base import ScoringModel
+
+    class Fixed:  # the smallest Method: one supernet scores every arch
+        def scoring_model(self, arch):
+            return ScoringModel(net, lambda x: net(x, arch))
+
+    return Fixed()
+
+
+def score_counting_hits(method, archs, evals, recal, mode):
+    from harness.evaluation import score_architectures
+    from spaces.forward_cache import ForwardCaching
+
+    hits, real_close = [], ForwardCaching.close
+
+    def close(self):
+        hits.append(self.hits)
+        real_close(self)
+
+    ForwardCaching.close = close
+    try:
+        acc, loss = score_architectures(method, archs, evals, recal, mode)
+    finally:
+        ForwardCaching.close = real_close
+    return acc, loss, hits[0]
+
+
+@pytest.mark.parametrize("mode", BN_MODES)
+def test_forward_cache_gives_bit_identical_scores_and_is_dropped_after_scoring(setup, mode):
+    """score_architectures reuses the stem and first-cell op outputs archs share (spaces/forward_cache.py):
+    the same numbers as scoring every arch from scratch, in every BN mode; no cache survives the call."""
+    net, evals, recal = setup
+    plain = [score_architecture(lambda x, a=a: net(x, a), net, evals, recal, mode) for a in SCORED]
+    acc, loss, hits = score_counting_hits(fixed_method(net), SCORED, evals, recal, mode)
+    assert acc.tolist() == [p[0] for p in plain] and loss.tolist() == [p[1] for p in plain]
+    passes = len(evals) + (len(recal) if mode in ("recalibrate", "ema") else 0)
+    assert hits >= passes * (len(SCORED) - 1)  # at least the stem hits for every arch after the first
+    assert not net.forward_cache.active and not net.forward_cache.entries
+    net.train()
+    net(evals[0][0], ARCH).sum().backward()  # training never touches the cache
+    assert not net.forward_cache.entries
+
+
+def test_forward_cache_evicts_whole_keys_between_archs_and_stays_exact(setup):
+    """With room for only a few outputs, eviction happens between archs, never inside one, so a BN whose
+    recalibration pass was skipped is never run with reset statistics."""
+    net, evals, recal = setup
+    plain = [score_architecture(lambda x, a=a: net(x, a), net, evals, recal, "recalibrate") for a in SCORED]
+    one = evals[0][0][:, :4].nelement() * 4  # bytes of one C=4 output of one batch
+    net.forward_cache.max_bytes = 14 * one  # 3.5 keys of 4 batches (2 recalibration + 2 evaluation)
+    acc, _, hits = score_counting_hits(fixed_method(net), SCORED, evals, recal, "recalibrate")
+    assert acc.tolist() == [p[0] for p in plain]
+    assert hits > 0
+
+
+def test_forward_cache_keys_follow_glow_blocks():
+    """CLOSE: the same op on the same edge in another GLOW block is another computation."""
+    from functools import partial
+
+    from spaces.glow import GlowWeights
+
+    torch.manual_seed(0)
+    net = NB201Supernet(num_classes=10, C=4, N=1, weights_factory=partial(GlowWeights, num_blocks=2))
+    w = net.weights
+    w.num_active = 2
+    w.set_assignment((0,) * 6)
+    k0 = w.computation_key(0, 0, 3, ARCH)
+    w.set_assignment((1,) * 6)
+    assert w.computation_key(0, 0, 3, ARCH) != k0

@@ -80,3 +80,33 @@ def test_training_changes_only_sampled_ops():
     for k, m in net.weights.ops.items():
         changed = any(not torch.equal(a, b) for a, b in zip(before[k], m.parameters()))
         assert changed == k.endswith("_3_3"), k  # key layer_slot_op: slot 3, op 3
+
+
+def test_shared_node_relu_computes_the_per_op_relu_network():
+    """The cell applies relu(node) once for all conv edges leaving the node; putting the ReLU back into
+    every conv op (the AutoDL ReLU-Conv-BN) must give the same outputs and the same gradients."""
+    from spaces.nb201 import supernet as S
+
+    shared, per_op = tiny(), tiny()
+    for m in per_op.modules():
+        if isinstance(m, S.PreActivatedConvBN):
+            m[0] = torch.nn.ReLU()
+    x = torch.randn(4, 3, 8, 8)
+    for arch in [(3, 2, 1, 3, 4, 3), (2, 3, 3, 2, 2, 3), (3, 3, 0, 3, 1, 2)]:
+        for net in (shared, per_op):
+            net.zero_grad()
+        out = shared(x, arch)
+        out.square().sum().backward()
+        original = S.PRE_ACTIVATED
+        try:
+            S.PRE_ACTIVATED = frozenset()  # no shared ReLU: every op applies its own
+            ref = per_op(x, arch)
+            ref.square().sum().backward()
+        finally:
+            S.PRE_ACTIVATED = original
+        assert torch.equal(out, ref)
+        for (name, p), q in zip(shared.named_parameters(), per_op.parameters(), strict=True):
+            if p.grad is None or q.grad is None:
+                assert p.grad is None and q.grad is None, name
+                continue
+            assert torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-6), name
