@@ -7,10 +7,11 @@ RATES: dict[str, dict[str, float]] = {}
 
 
 def record_rate(benchmark, quantity: str, side: str, amount: float) -> None:
-    """amount per second of the measured mean, into extra_info and RATES (absent when benchmarks are off)."""
+    """amount per second of the measured median (robust to the noise spikes of a shared VM), into extra_info
+    and RATES (absent when benchmarks are off)."""
     if benchmark.stats is None:
         return
-    rate = amount / benchmark.stats.stats.mean
+    rate = amount / benchmark.stats.stats.median
     benchmark.extra_info[quantity] = rate
     RATES.setdefault(quantity, {})[side] = rate
 

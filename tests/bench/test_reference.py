@@ -102,7 +102,7 @@ def test_score_harness(benchmark, dataset, eval_batch):
     evals = list(D.eval_batches(ds, eval_batch))
     recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
     args = (method, SCORE_ARCHS, evals, recal, "recalibrate")
-    benchmark.pedantic(score_architectures, args=args, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(score_architectures, args=args, rounds=5, warmup_rounds=1)
     record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "harness", len(SCORE_ARCHS))
 
 
@@ -116,7 +116,7 @@ def test_score_reference(benchmark, dataset, eval_batch):
     def score_all():
         return [ref.score(arch, evals, recal) for arch in SCORE_ARCHS]
 
-    benchmark.pedantic(score_all, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(score_all, rounds=5, warmup_rounds=1)
     record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "reference", len(SCORE_ARCHS))
 
 
