@@ -147,3 +147,39 @@ def test_harness_flops(benchmark, dataset):
     benchmark.pedantic(method.step, rounds=40, warmup_rounds=3)
     benchmark.extra_info["flops_per_step"] = flops_per_step
     record_rate(benchmark, "FLOP/s", "harness train", flops_per_step)
+
+
+# the same comparison at the proxy leaderboard's scale (profile `proxy`: 16x16 images, a 100-arch sample):
+# 30 random architectures, so the shared first-cell computations recur as they do in a real scoring pass
+PROXY_ARCHS = [tuple(int(v) for v in np.random.default_rng(0).integers(0, 5, 6)) for _ in range(30)]
+
+
+@pytest.fixture(scope="module")
+def proxy_dataset():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (1280, 3, 16, 16), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (1280,), generator=g)
+    return D.ImageDataset("bench16", images, labels, 10, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))
+
+
+def test_score_harness_proxy_scale(benchmark, proxy_dataset):
+    method, _ = harness_spos(proxy_dataset)
+    images, labels = _eval_split(proxy_dataset)
+    evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, proxy_dataset.mean, proxy_dataset.std), 128))
+    recal = D.fixed_batches(proxy_dataset, 2, BATCH, seed=0)
+    args = (method, PROXY_ARCHS, evals, recal, "recalibrate")
+    benchmark.pedantic(score_architectures, args=args, rounds=3, warmup_rounds=1)
+    record_rate(benchmark, "score archs/s (16x16, 30 archs)", "harness", len(PROXY_ARCHS))
+
+
+def test_score_reference_proxy_scale(benchmark, proxy_dataset):
+    ref = ReferenceSPOS(C, N)
+    images, labels = _eval_split(proxy_dataset)
+    evals = [(images[i : i + 128], labels[i : i + 128]) for i in range(0, 1024, 128)]
+    recal = [(proxy_dataset.images[i : i + BATCH], proxy_dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
+
+    def score_all():
+        return [ref.score(arch, evals, recal) for arch in PROXY_ARCHS]
+
+    benchmark.pedantic(score_all, rounds=3, warmup_rounds=1)
+    record_rate(benchmark, "score archs/s (16x16, 30 archs)", "reference", len(PROXY_ARCHS))
