@@ -221,18 +221,23 @@ class ConditionalWeights(OpWeights):
         return self.copies[self._copy_name(layer, slot, op, tuple(prior))]
 
     # --- forward -----------------------------------------------------------------------------------------
-    def computation_key(self, layer, slot, op, arch):
+    def _selected_copy(self, layer: int, slot: int, op: int, arch) -> str | None:
+        """Name of the copy `arch` selects for (layer, slot, op), or None where the original op serves."""
         if self.is_split and (layer, slot, op) in self._target_set:
-            return ("copy", self._copy_name(layer, slot, op, tuple(arch[d] for d in self.dependencies[slot])))
-        return ("edge", layer, slot, op)
+            return self._copy_name(layer, slot, op, tuple(arch[d] for d in self.dependencies[slot]))
+        return None
+
+    def computation_key(self, layer, slot, op, arch):
+        name = self._selected_copy(layer, slot, op, arch)
+        return ("edge", layer, slot, op) if name is None else ("copy", name)
 
     def forward(self, layer, slot, op, x, arch):
-        if self.is_split and (layer, slot, op) in self._target_set:
-            name = self._copy_name(layer, slot, op, tuple(arch[d] for d in self.dependencies[slot]))
-            if self.training:
-                self._active.add(name)
-            return self.copies[name](x)
-        return self.ops[_key(layer, slot, op)](x)
+        name = self._selected_copy(layer, slot, op, arch)
+        if name is None:
+            return self.ops[_key(layer, slot, op)](x)
+        if self.training:
+            self._active.add(name)
+        return self.copies[name](x)
 
     # --- keeping unused copies out of the optimizer step --------------------------------------------
     def drop_inactive_grads(self) -> None:

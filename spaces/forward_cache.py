@@ -47,7 +47,7 @@ class ForwardCache:
         self.max_bytes = max_bytes
         self.entries: OrderedDict[Hashable, dict[tuple[int, bool], tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
         self.hits = 0
-        self.bn_training = False  # set by the supernet's forward from its own BN state
+        self.bn_training = False  # the BN mode of the current forward, read from the stem (`stem`)
 
     def enabled(self) -> bool:
         return self.active and not torch.is_grad_enabled()
@@ -68,6 +68,12 @@ class ForwardCache:
         self.entries.setdefault(key, {})[slot] = (batch, out)
         self.entries.move_to_end(key)
         return out
+
+    def stem(self, stem: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """`stem(x)` through the cache; also records the BN mode the later lookups of this forward use."""
+        if self.enabled():
+            self.bn_training = bn_training(stem)
+        return self(("stem",), x, lambda: stem(x))
 
     def nbytes(self) -> int:
         return sum(out.nelement() * out.element_size() for d in self.entries.values() for _, out in d.values())

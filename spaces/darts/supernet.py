@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
-from spaces.forward_cache import ForwardCache, bn_training
+from spaces.forward_cache import ForwardCache
 from spaces.weights import EdgeWeights
 
 
@@ -194,9 +194,7 @@ class DartsSupernet(nn.Module):
         return torch.cat(outs, dim=1)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
-        if self.forward_cache.enabled():
-            self.forward_cache.bn_training = bn_training(self.stem)
-        s0 = s1 = self.forward_cache(("stem",), x, lambda: self.stem(x))
+        s0 = s1 = self.forward_cache.stem(self.stem, x)
         for layer in range(self.layers):
             s0, s1 = s1, self.cell(layer, s0, s1, arch)
         return s1

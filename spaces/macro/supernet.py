@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from harness.errors import BenchError
-from spaces.forward_cache import ForwardCache, bn_training
+from spaces.forward_cache import ForwardCache
 from spaces.macro.space import (
     EXPANSION,
     HEAD_CHANNELS,
@@ -130,9 +130,7 @@ class MacroSupernet(nn.Module):
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
         if len(arch) != NUM_LAYERS:
             raise BenchError(f"NAS-Bench-Macro arch must have {NUM_LAYERS} op indices, got {arch!r}")
-        if self.forward_cache.enabled():
-            self.forward_cache.bn_training = bn_training(self.stem)
-        x = self.forward_cache(("stem",), x, lambda: self.stem(x))
+        x = self.forward_cache.stem(self.stem, x)
         for slot in range(NUM_LAYERS):
             x = self.weights(0, slot, arch[slot], x, arch)
         return self.head(x)

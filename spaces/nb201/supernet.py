@@ -13,7 +13,7 @@ from functools import cache
 import torch
 import torch.nn as nn
 
-from spaces.forward_cache import ForwardCache, bn_training
+from spaces.forward_cache import ForwardCache
 from spaces.nb201.space import EDGES, OPS, SKIP, live_edges
 from spaces.weights import EdgeWeights
 
@@ -147,10 +147,8 @@ class NB201Supernet(nn.Module):
         return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:
-        batch, cache = x, self.forward_cache
-        if cache.enabled():
-            cache.bn_training = bn_training(self.stem)
-        x = cache(("stem",), batch, lambda: self.stem(batch))
+        batch = x
+        x = self.forward_cache.stem(self.stem, batch)
         layer = 0
         for stage in range(3):
             for _ in range(self.N):

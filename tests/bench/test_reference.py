@@ -94,30 +94,37 @@ def _eval_split(dataset):
 SCORE_ARCHS = [ARCH, (3, 3, 3, 3, 3, 3), (2, 3, 1, 2, 3, 4), (3, 1, 4, 2, 2, 3), (1, 3, 3, 4, 2, 3), (3, 2, 3, 3, 0, 2)]
 
 
-@pytest.mark.parametrize("eval_batch", [128, 512])
-def test_score_harness(benchmark, dataset, eval_batch):
+def score_harness(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
     method, _ = harness_spos(dataset)
     images, labels = _eval_split(dataset)
-    ds = D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std)
-    evals = list(D.eval_batches(ds, eval_batch))
+    evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std), eval_batch))
     recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
-    args = (method, SCORE_ARCHS, evals, recal, "recalibrate")
-    benchmark.pedantic(score_architectures, args=args, rounds=5, warmup_rounds=1)
-    record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "harness", len(SCORE_ARCHS))
+    args = (method, archs, evals, recal, "recalibrate")
+    benchmark.pedantic(score_architectures, args=args, rounds=rounds, warmup_rounds=1)
+    record_rate(benchmark, quantity, "harness", len(archs))
+
+
+def score_reference(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
+    ref = ReferenceSPOS(C, N)
+    images, labels = _eval_split(dataset)
+    evals = [(images[i : i + eval_batch], labels[i : i + eval_batch]) for i in range(0, len(images), eval_batch)]
+    recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
+
+    def score_all():
+        return [ref.score(arch, evals, recal) for arch in archs]
+
+    benchmark.pedantic(score_all, rounds=rounds, warmup_rounds=1)
+    record_rate(benchmark, quantity, "reference", len(archs))
+
+
+@pytest.mark.parametrize("eval_batch", [128, 512])
+def test_score_harness(benchmark, dataset, eval_batch):
+    score_harness(benchmark, dataset, SCORE_ARCHS, eval_batch, 5, f"score archs/s (eval batch {eval_batch})")
 
 
 @pytest.mark.parametrize("eval_batch", [128, 512])
 def test_score_reference(benchmark, dataset, eval_batch):
-    ref = ReferenceSPOS(C, N)
-    images, labels = _eval_split(dataset)
-    evals = [(images[i : i + eval_batch], labels[i : i + eval_batch]) for i in range(0, 1024, eval_batch)]
-    recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in range(0, 2 * BATCH, BATCH)]
-
-    def score_all():
-        return [ref.score(arch, evals, recal) for arch in SCORE_ARCHS]
-
-    benchmark.pedantic(score_all, rounds=5, warmup_rounds=1)
-    record_rate(benchmark, f"score archs/s (eval batch {eval_batch})", "reference", len(SCORE_ARCHS))
+    score_reference(benchmark, dataset, SCORE_ARCHS, eval_batch, 5, f"score archs/s (eval batch {eval_batch})")
 
 
 def test_peak_conv(benchmark):
@@ -163,23 +170,8 @@ def proxy_dataset():
 
 
 def test_score_harness_proxy_scale(benchmark, proxy_dataset):
-    method, _ = harness_spos(proxy_dataset)
-    images, labels = _eval_split(proxy_dataset)
-    evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, proxy_dataset.mean, proxy_dataset.std), 128))
-    recal = D.fixed_batches(proxy_dataset, 2, BATCH, seed=0)
-    args = (method, PROXY_ARCHS, evals, recal, "recalibrate")
-    benchmark.pedantic(score_architectures, args=args, rounds=3, warmup_rounds=1)
-    record_rate(benchmark, "score archs/s (16x16, 30 archs)", "harness", len(PROXY_ARCHS))
+    score_harness(benchmark, proxy_dataset, PROXY_ARCHS, 128, 3, "score archs/s (16x16, 30 archs)")
 
 
 def test_score_reference_proxy_scale(benchmark, proxy_dataset):
-    ref = ReferenceSPOS(C, N)
-    images, labels = _eval_split(proxy_dataset)
-    evals = [(images[i : i + 128], labels[i : i + 128]) for i in range(0, 1024, 128)]
-    recal = [(proxy_dataset.images[i : i + BATCH], proxy_dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
-
-    def score_all():
-        return [ref.score(arch, evals, recal) for arch in PROXY_ARCHS]
-
-    benchmark.pedantic(score_all, rounds=3, warmup_rounds=1)
-    record_rate(benchmark, "score archs/s (16x16, 30 archs)", "reference", len(PROXY_ARCHS))
+    score_reference(benchmark, proxy_dataset, PROXY_ARCHS, 128, 3, "score archs/s (16x16, 30 archs)")
