@@ -88,6 +88,13 @@ def score_architecture(
     return 100.0 * correct / n, loss / n
 
 
+def scoring_order(archs: Sequence[Arch]) -> list[int]:
+    """Indices of `archs` in lexicographic order: architectures that share their first choices are scored
+    one after another, so the forward cache's entries for those choices are reused before eviction.
+    Each score is independent of the order (tests/harness/test_evaluation.py)."""
+    return sorted(range(len(archs)), key=lambda i: tuple(archs[i]))
+
+
 def score_architectures(
     method: Method,
     archs: Sequence[Arch],
@@ -100,8 +107,8 @@ def score_architectures(
     acc = np.empty(len(archs))
     loss = np.empty(len(archs))
     with forward_caching() as cache:  # computations archs share are reused (spaces/forward_cache.py)
-        for i, arch in enumerate(archs):
-            sm = method.scoring_model(arch)
+        for i in scoring_order(archs):
+            sm = method.scoring_model(archs[i])
             cache.add(sm.module)
             acc[i], loss[i] = score_architecture(sm.forward, sm.module, eval_batches, recal_batches, bn_mode)
             cache.end_arch()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -44,6 +45,7 @@ from harness.leaderboard import (
     reference_rows,
     write_leaderboard,
 )
+from harness.signal import kendall_null_std, signal_rows
 
 # ----------------------------------------------------------------------------------------------------------
 # formatting
@@ -226,6 +228,48 @@ def spearman_top_tables(summary: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]
     )
 
 
+def _pm_seeds(values: np.ndarray) -> str:
+    if len(values) == 0 or np.isnan(values).all():
+        return "n/a"
+    mean = float(np.nanmean(values))
+    if len(values) < 2:
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ± {float(np.nanstd(values, ddof=1)):.3f}"
+
+
+def signal_tables(metrics: pd.DataFrame, predictions: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per group: the signal rows as display strings, best final Kendall tau first."""
+    rows = signal_rows(metrics, predictions)
+    out = []
+    for group in groups(rows) if not rows.empty else []:
+        g = select_group(rows, group).copy()
+        g["_order"] = [-np.nanmean(v) if np.isfinite(v).any() else math.inf for v in g["kt_final"]]
+        g = g.sort_values(["_order", "method"])
+        shown = pd.DataFrame(
+            {
+                "method": g["method"],
+                "seeds": g["seeds"],
+                "KT @ 0%": [_pm_seeds(v) for v in g["kt_init"]],
+                "KT final": [_pm_seeds(v) for v in g["kt_final"]],
+                "gain per seed (min .. max)": [
+                    "n/a" if np.isnan(v).all() else f"{np.nanmin(v):+.3f} .. {np.nanmax(v):+.3f}" for v in g["gain"]
+                ],
+                "seeds gained": [f"{k}/{n}" for k, n in zip(g["seeds_gained"], g["seeds"], strict=True)],
+                "seed-to-seed KT": [fmt(v) for v in g["seed_to_seed_tau"]],
+                "score spread": [fmt(v, 2) for v in g["score_spread"]],
+            }
+        )
+        n = int(g["n_archs"].max())
+        title = f"{group_title(group)} ({n} architectures; KT null std {fmt(kendall_null_std(n))})"
+        out.append((title, shown))
+    return out
+
+
+SIGNAL_CAPTION = (
+    "Signal: Kendall tau untrained (0%) and final, gain per seed, seed-to-seed Kendall tau of the final scores, "
+    "score spread over architectures"
+)
+
 TABLES = {
     "ablation": ("Ablation: KT ± std, top-1, complexity bias (CB, fair 0.5) and rho_CC (fair 0)", ablation_tables),
     "kt_top50": ("Kendall tau over all architectures and among the GT top 50", kt_top50_tables),
@@ -387,10 +431,11 @@ def build_report(
 
     # tables
     table_dir = out / "tables"
-    built: dict[str, tuple[str, list[tuple[str, pd.DataFrame]]]] = {}
-    for name, (caption, builder) in TABLES.items():
-        parts = builder(summary)
-        built[name] = (caption, parts)
+    built: dict[str, tuple[str, list[tuple[str, pd.DataFrame]]]] = {
+        name: (caption, builder(summary)) for name, (caption, builder) in TABLES.items()
+    }
+    built["signal"] = (SIGNAL_CAPTION, signal_tables(runs.metrics, predictions))  # per run, not per cell
+    for name, (caption, parts) in built.items():
         text = f"## {caption}\n\n" + "\n".join(f"### {t}\n\n{markdown_table(df)}" for t, df in parts)
         atomic_write_text(table_dir / f"{name}.md", text)
         report.tables.append(table_dir / f"{name}.md")

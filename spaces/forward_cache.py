@@ -5,7 +5,9 @@ every architecture, and an op on an edge out of the first cell's input node comp
 for every architecture that picks that op there: its weights are the same module, and the BN procedures
 of scoring (harness/evaluation.py) give its BN the same statistics, because they depend only on the
 module's inputs over the same fixed batches (recalibration resets and recomputes them; EMA starts from the
-same restored buffers; batch-stats modes normalise each batch by itself). The same holds one node further
+same restored buffers; batch-stats modes normalise each batch by itself). That holds only while the module
+serves this one edge of the architecture: a GLOW block (CLOSE) used by two edges pools both edges' inputs
+into its statistics, so its key is None there (spaces/weights.py `computation_key`). The same holds one node further
 for ops out of node 1, whose input depends only on the op of edge 1<-0. So the output of such a
 computation, for a given batch and BN mode, is computed once and looked up afterwards. Results are
 bit-identical to scoring every architecture from scratch (tests/harness/test_evaluation.py).

@@ -131,10 +131,17 @@ class GlowWeights(OpWeights):
 
     # -- forward ---------------------------------------------------------------------------------------
     def computation_key(self, layer, slot, op, arch):
+        """None where the module serves another slot of `arch` too: its BN then normalises with statistics
+        pooled over all of its inputs in this architecture, so its output is not a function of this input
+        alone and must not be reused by an architecture where the module sees other inputs."""
         c = self.slot_class[layer][slot]
         if c is None or (self.training and self.st_weights is not None):
             return None  # the straight-through mixture is never cached
-        return ("glow", layer, c, self.assignment[slot], op)
+        block, row = self.assignment[slot], self.slot_class[layer]
+        for other, other_op in enumerate(arch):  # arch[s] is slot s's op in every space that uses GLOW
+            if other != slot and other_op == op and row[other] == c and self.assignment[other] == block:
+                return None
+        return ("glow", layer, c, block, op)
 
     def forward(self, layer, slot, op, x, arch):
         c = self.slot_class[layer][slot]

@@ -38,7 +38,9 @@ class OpWeights(nn.Module):
 
     def computation_key(self, layer: int, slot: int, op: int, arch: tuple[int, ...]) -> Hashable | None:
         """A key naming the module `forward(layer, slot, op, ., arch)` runs now (in eval mode), so that equal
-        keys compute the same function (spaces/forward_cache.py); None: unknown, never cached."""
+        keys compute the same function (spaces/forward_cache.py); None: unknown, never cached. A module
+        that serves several slots of `arch` must give None: recalibrated BN statistics pool every input
+        the module sees in the architecture, so its output depends on more than this slot's input."""
         return None
 
 

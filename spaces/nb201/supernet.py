@@ -45,7 +45,10 @@ class ResNetBasicBlock(nn.Module):
         )
 
     def forward(self, x):
-        return self.downsample(x) + self.conv_b(self.conv_a(x))
+        out = self.conv_b(self.conv_a(x))
+        if torch.is_grad_enabled():
+            return self.downsample(x) + out
+        return self.downsample(x).add_(out)  # scoring: no new tensor, the same sum
 
 
 class PreActivatedConvBN(ReLUConvBN):
@@ -123,6 +126,10 @@ class NB201Supernet(nn.Module):
         activated: list[torch.Tensor | None] = [None, None, None, None]  # relu(node), computed once
         cached = batch is not None and self.forward_cache.enabled()
         keys: list[tuple | None] = [("stem",), (), (), ()]  # the computation behind each node so far
+        # without autograd, a node sum this cell allocated accumulates in place (same values, no new tensor);
+        # never a tensor it shares: the cell input, a skip edge's input, a forward-cache entry
+        owned = [False] * 4
+        in_place = not torch.is_grad_enabled()
         for k, frm, to in live_edge_list(arch):
             op = arch[k]
             if op in PRE_ACTIVATED:
@@ -131,6 +138,7 @@ class NB201Supernet(nn.Module):
                 inp = activated[frm]
             else:
                 inp = nodes[frm]
+            fresh = op != SKIP  # an op output nothing else refers to
             if cached:
                 wkey = self.weights.computation_key(layer, k, op, arch)
                 key = None if wkey is None or keys[frm] is None else (wkey, keys[frm])
@@ -138,12 +146,22 @@ class NB201Supernet(nn.Module):
                     y = self.forward_cache(
                         key, batch, lambda k=k, op=op, inp=inp: self.weights(layer, k, op, inp, arch)
                     )
+                    fresh = False
                 else:
                     y = self.weights(layer, k, op, inp, arch)
                 keys[to] = None if key is None or keys[to] is None else keys[to] + (key,)
             else:
                 y = self.weights(layer, k, op, inp, arch)
-            nodes[to] = y if nodes[to] is None else nodes[to] + y
+            fresh = fresh and y is not inp
+            if nodes[to] is None:
+                nodes[to], owned[to] = y, fresh
+            elif in_place and owned[to]:
+                nodes[to].add_(y)
+            elif in_place and fresh:
+                nodes[to] = y.add_(nodes[to])
+                owned[to] = True
+            else:
+                nodes[to], owned[to] = nodes[to] + y, True
         return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
 
     def features(self, x: torch.Tensor, arch: tuple[int, ...]) -> torch.Tensor:

@@ -156,6 +156,17 @@ def test_harness_flops(benchmark, dataset):
     record_rate(benchmark, "FLOP/s", "harness train", flops_per_step)
 
 
+# a realistic sample at the 32x32 / batch-128 configuration: the 30 random architectures below, as
+# a scoring pass of the protocol sees them (the 6 hand-picked archs above are the small-sample case);
+# PROXY_ARCHS is defined with the proxy-scale benchmarks below
+def test_score_harness_sample(benchmark, dataset):
+    score_harness(benchmark, dataset, PROXY_ARCHS, 128, 2, "score archs/s (32x32, 30 archs)")
+
+
+def test_score_reference_sample(benchmark, dataset):
+    score_reference(benchmark, dataset, PROXY_ARCHS, 128, 2, "score archs/s (32x32, 30 archs)")
+
+
 # the same comparison at the proxy leaderboard's scale (profile `proxy`: 16x16 images, a 100-arch sample):
 # 30 random architectures, so the shared first-cell computations recur as they do in a real scoring pass
 PROXY_ARCHS = [tuple(int(v) for v in np.random.default_rng(0).integers(0, 5, 6)) for _ in range(30)]

@@ -107,7 +107,7 @@ def test_report_writes_files_and_html(three_methods: Path, tmp_path: Path, no_da
     assert pngs == sorted(f"{kind}_{slug}.png" for kind in ("curves", "final_kt", "rd_groups", "score_vs_gt"))
     assert all((out / "figures" / p).stat().st_size > 1000 for p in pngs)
     assert sorted(p.name for p in (out / "tables").glob("*.md")) == [
-        "ablation.md", "kt_top50.md", "ranks.md", "spearman_top.md"
+        "ablation.md", "kt_top50.md", "ranks.md", "signal.md", "spearman_top.md"
     ]
     page = (out / "index.html").read_text()
     assert page.startswith("<!doctype html>") and "<script>" in page

@@ -110,3 +110,40 @@ def test_shared_node_relu_computes_the_per_op_relu_network():
                 assert p.grad is None and q.grad is None, name
                 continue
             assert torch.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-6), name
+
+
+def test_no_grad_forward_accumulates_in_place_with_the_same_values():
+    """Without autograd, node sums and the reduction block's residual add in place; the logits must be
+    bit-identical to the autograd forward for every kind of edge mix (skip edges alias their input, which
+    must never be written), and neither the input nor the stem output may change."""
+    net = tiny().eval()
+    space = get_space("nb201")
+    rng = __import__("numpy").random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(200)] + [(1, 1, 1, 1, 1, 1), (1, 3, 1, 1, 4, 1), (0, 1, 0, 1, 0, 1)]
+    x = torch.randn(4, 3, 8, 8)
+    x_before = x.clone()
+    for arch in archs:
+        with torch.no_grad():
+            fast = net(x, arch)
+        reference = net(x, arch).detach()
+        assert torch.equal(fast, reference), arch
+    assert torch.equal(x, x_before)
+
+
+def test_in_place_accumulation_skips_shared_tensors():
+    """A skip edge's output is its input node: summing into it in place would change that node. Spy on
+    the sum: node 2 = skip(node 0) + conv(node 1) must leave node 0 (the cell input) untouched."""
+    net = tiny().eval()
+    seen = []
+    original = net.cell
+
+    def cell(layer, x, arch, batch=None):
+        before = x.clone()
+        out = original(layer, x, arch, batch)
+        seen.append(torch.equal(x, before))
+        return out
+
+    net.cell = cell
+    with torch.no_grad():
+        net(torch.randn(2, 3, 8, 8), (1, 1, 3, 1, 2, 1))
+    assert seen and all(seen)

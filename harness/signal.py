@@ -1,0 +1,89 @@
+"""Is a profile informative? Ranking signal per method: gain over initialization and seed-to-seed agreement.
+
+A leaderboard only means something if the supernets it compares rank better than they did untrained and
+rank alike when trained again under another seed. For each group (space, dataset, GT column, profile) and
+method this module reports, from the runs alone:
+
+- Kendall tau at the first checkpoint (budget 0: the untrained supernet) and at the last, mean ± std over
+  seeds, and the per-seed gain (last - first), with how many seeds gained;
+- the seed-to-seed Kendall tau of the final supernet scores (every pair of seeds, same architectures):
+  how reproducible the supernet's own ranking is, whatever the ground truth;
+- the spread (std over architectures) of the final scores, in the score's unit (accuracy points for
+  `score = "accuracy"`): a spread of a few evaluation images means the ranking rests on small differences;
+- Kendall tau's standard deviation for the sample size under no association, sqrt(2(2n+5) / (9n(n-1))),
+  the scale against which a gain or a difference between methods is small or large.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from harness.aggregate import GROUP_KEYS, KT, RUN_PATH, groups, select_group
+
+PREDICTION_KEYS = ["space", "dataset", "profile", "method"]  # predictions do not depend on the GT column
+
+
+def kendall_null_std(n: int) -> float:
+    """Standard deviation of Kendall tau between n independent rankings (no ties), the usual normal
+    approximation of its null distribution."""
+    if n < 2:
+        return math.nan
+    return math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))
+
+
+def seed_to_seed_tau(predictions: pd.DataFrame) -> float:
+    """Mean Kendall tau between the scores of every pair of runs (rows keyed by `arch`, one run per
+    `run_path`), over the architectures both scored; NaN with fewer than two runs."""
+    runs = [g.set_index("arch")["score"] for _, g in predictions.groupby(RUN_PATH, sort=True)]
+    taus = []
+    for a, b in itertools.combinations(runs, 2):
+        common = a.index.intersection(b.index)
+        if len(common) >= 2:
+            taus.append(stats.kendalltau(a.loc[common], b.loc[common]).statistic)
+    return float(np.mean(taus)) if taus else math.nan
+
+
+def signal_rows(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
+    """One row per group and method with the numbers above (floats and per-seed arrays; harness/report.py formats them).
+
+    metrics: per-run metric rows (``load_runs(...).metrics``); predictions: final-checkpoint prediction
+    rows with ``run_path`` (``RunSet.final_predictions()``).
+    """
+    rows: list[dict[str, Any]] = []
+    for group in groups(metrics):
+        g = select_group(metrics, group)
+        first, last = g["checkpoint"].min(), g["checkpoint"].max()
+        starts_untrained = bool((g.loc[g["checkpoint"] == first, "budget_fraction"] == 0).all())
+        for method, m in g.groupby("method", sort=True):
+            per_run = m.pivot_table(index=RUN_PATH, columns="checkpoint", values=KT, aggfunc="first")
+            init = per_run[first].to_numpy(dtype=float) if starts_untrained else np.full(len(per_run), np.nan)
+            final = per_run[last].to_numpy(dtype=float) if last in per_run else np.full(len(per_run), np.nan)
+            gain = final - init
+            key = dict(zip(GROUP_KEYS, group, strict=True))
+            p = predictions
+            for k in PREDICTION_KEYS:
+                p = p[p[k] == (method if k == "method" else key[k])] if not p.empty else p
+            n_archs = int(m["n_archs"].max())
+            spread = [float(r["score"].std(ddof=1)) for _, r in p.groupby(RUN_PATH)] if not p.empty else []
+            rows.append(
+                {
+                    **key,
+                    "method": method,
+                    "seeds": len(per_run),
+                    "kt_init": init,
+                    "kt_final": final,
+                    "gain": gain,
+                    "seeds_gained": int(np.sum(gain > 0)),
+                    "seed_to_seed_tau": seed_to_seed_tau(p) if not p.empty else math.nan,
+                    "score_spread": float(np.mean(spread)) if spread else math.nan,
+                    "n_archs": n_archs,
+                    "kt_null_std": kendall_null_std(n_archs),
+                }
+            )
+    return pd.DataFrame(rows)
