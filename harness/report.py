@@ -45,7 +45,7 @@ from harness.leaderboard import (
     reference_rows,
     write_leaderboard,
 )
-from harness.signal import kendall_null_std, signal_rows
+from harness.signal import signal_rows
 
 # ----------------------------------------------------------------------------------------------------------
 # formatting
@@ -259,8 +259,8 @@ def signal_tables(metrics: pd.DataFrame, predictions: pd.DataFrame) -> list[tupl
                 "score spread": [fmt(v, 2) for v in g["score_spread"]],
             }
         )
-        n = int(g["n_archs"].max())
-        title = f"{group_title(group)} ({n} architectures; KT null std {fmt(kendall_null_std(n))})"
+        widest = g.loc[g["n_archs"].idxmax()]
+        title = f"{group_title(group)} ({widest['n_archs']} architectures; KT null std {fmt(widest['kt_null_std'])})"
         out.append((title, shown))
     return out
 

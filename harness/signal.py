@@ -49,28 +49,37 @@ def seed_to_seed_tau(predictions: pd.DataFrame) -> float:
     return float(np.mean(taus)) if taus else math.nan
 
 
+def _prediction_stats(predictions: pd.DataFrame) -> dict[tuple, tuple[float, float]]:
+    """(seed-to-seed tau, mean score spread over architectures) per PREDICTION_KEYS: the same for every GT
+    column of a group, so computed once."""
+    out = {}
+    for key, p in predictions.groupby(PREDICTION_KEYS, sort=False):
+        spread = [float(r["score"].std(ddof=1)) for _, r in p.groupby(RUN_PATH)]
+        out[key] = (seed_to_seed_tau(p), float(np.mean(spread)))
+    return out
+
+
 def signal_rows(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
     """One row per group and method with the numbers above (floats and per-seed arrays; harness/report.py formats them).
 
     metrics: per-run metric rows (``load_runs(...).metrics``); predictions: final-checkpoint prediction
     rows with ``run_path`` (``RunSet.final_predictions()``).
     """
+    per_predictions = _prediction_stats(predictions) if not predictions.empty else {}
     rows: list[dict[str, Any]] = []
     for group in groups(metrics):
         g = select_group(metrics, group)
         first, last = g["checkpoint"].min(), g["checkpoint"].max()
         starts_untrained = bool((g.loc[g["checkpoint"] == first, "budget_fraction"] == 0).all())
+        key = dict(zip(GROUP_KEYS, group, strict=True))
         for method, m in g.groupby("method", sort=True):
             per_run = m.pivot_table(index=RUN_PATH, columns="checkpoint", values=KT, aggfunc="first")
             init = per_run[first].to_numpy(dtype=float) if starts_untrained else np.full(len(per_run), np.nan)
             final = per_run[last].to_numpy(dtype=float) if last in per_run else np.full(len(per_run), np.nan)
             gain = final - init
-            key = dict(zip(GROUP_KEYS, group, strict=True))
-            p = predictions
-            for k in PREDICTION_KEYS:
-                p = p[p[k] == (method if k == "method" else key[k])] if not p.empty else p
+            pred_key = tuple(method if k == "method" else key[k] for k in PREDICTION_KEYS)
+            tau, spread = per_predictions.get(pred_key, (math.nan, math.nan))
             n_archs = int(m["n_archs"].max())
-            spread = [float(r["score"].std(ddof=1)) for _, r in p.groupby(RUN_PATH)] if not p.empty else []
             rows.append(
                 {
                     **key,
@@ -80,8 +89,8 @@ def signal_rows(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFram
                     "kt_final": final,
                     "gain": gain,
                     "seeds_gained": int(np.sum(gain > 0)),
-                    "seed_to_seed_tau": seed_to_seed_tau(p) if not p.empty else math.nan,
-                    "score_spread": float(np.mean(spread)) if spread else math.nan,
+                    "seed_to_seed_tau": tau,
+                    "score_spread": spread,
                     "n_archs": n_archs,
                     "kt_null_std": kendall_null_std(n_archs),
                 }
