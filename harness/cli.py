@@ -61,6 +61,7 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
         config = RunConfig.from_dict(recorded["config"])
         validate(config)
         space = config.space
+        warn_version_drift(recorded.get("versions", {}))
     elif method is None:
         raise BenchError("run needs --method (or --from-manifest)")
     else:
@@ -84,6 +85,20 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
             )
     last = table.iloc[-1]
     click.echo(f"wall time: train {last.train_wall_s:.1f}s, scoring {last.eval_wall_s:.1f}s")
+
+
+def warn_version_drift(recorded: dict[str, str]) -> None:
+    """Say so when a --from-manifest rerun cannot reproduce its run bit for bit."""
+    from harness.protocol import version_drift, versions
+
+    drift = version_drift(recorded, versions())
+    if drift:
+        click.echo(
+            "warning: this run was recorded under other versions (" + "; ".join(drift) + "); training amplifies "
+            "float rounding, so expect differences like a new seed. Check out the recorded git_sha to reproduce "
+            "it bit for bit.",
+            err=True,
+        )
 
 
 @cli.command(name="list")

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
 from spaces.forward_cache import ForwardCache
+from spaces.pooling import BoxAverage
 from spaces.weights import EdgeWeights
 
 
@@ -84,7 +85,7 @@ def make_darts_op(name: str, c: int, stride: int, affine: bool, track: bool) -> 
     if name == "max_pool_3x3":
         return nn.Sequential(nn.MaxPool2d(3, stride=stride, padding=1), _bn(c, False, track))
     if name == "avg_pool_3x3":
-        return nn.Sequential(nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False), _bn(c, False, track))
+        return nn.Sequential(BoxAverage(3, stride=stride, padding=1, count_include_pad=False), _bn(c, False, track))
     if name == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine, track)
     if name == "sep_conv_3x3":

@@ -13,8 +13,10 @@ from functools import cache
 import torch
 import torch.nn as nn
 
+from spaces.folding import can_fold, folded_conv_bn
 from spaces.forward_cache import ForwardCache
 from spaces.nb201.space import EDGES, OPS, SKIP, live_edges
+from spaces.pooling import BoxAverage
 from spaces.weights import EdgeWeights
 
 
@@ -32,6 +34,11 @@ class ReLUConvBN(nn.Sequential):
             nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
         )
 
+    def forward(self, x):
+        if can_fold(self[2]):  # scoring: conv and BN as one conv (spaces/folding.py)
+            return folded_conv_bn(self[0](x), self[1], self[2])
+        return super().forward(x)
+
 
 class ResNetBasicBlock(nn.Module):
     """The fixed reduction block between stages (stride 2, channels doubled)."""
@@ -41,7 +48,7 @@ class ResNetBasicBlock(nn.Module):
         self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, True, track_running_stats)
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, True, track_running_stats)
         self.downsample = nn.Sequential(
-            nn.AvgPool2d(kernel_size=2, stride=2, padding=0), nn.Conv2d(c_in, c_out, 1, bias=False)
+            BoxAverage(kernel_size=2, stride=2, padding=0), nn.Conv2d(c_in, c_out, 1, bias=False)
         )
 
     def forward(self, x):
@@ -74,7 +81,7 @@ def make_nb201_op(name: str, channels: int, affine: bool, track_running_stats: b
     if name == "nor_conv_3x3":
         return PreActivatedConvBN(channels, channels, 3, 1, 1, affine, track_running_stats)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+        return BoxAverage(3, stride=1, padding=1, count_include_pad=False)
     raise ValueError(f"unknown NB201 op {name!r}")
 
 

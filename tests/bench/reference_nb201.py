@@ -106,15 +106,18 @@ def per_sample_batch(images: torch.Tensor, labels: torch.Tensor, augment: bool) 
 class ReferenceSPOS:
     """The AutoDL/DYNAS SPOS step: uniform arch, forward, CE, backward, clip 5, SGD nesterov."""
 
-    def __init__(self, C: int = 16, N: int = 1, lr: float = 0.025, seed: int = 0):
+    def __init__(self, C: int = 16, N: int = 1, lr: float = 0.025, seed: int = 0, sample_arch=None):
+        """`sample_arch`: a callable giving the next path; by default uniform from `random` (the AutoDL loop).
+        A timing comparison passes the harness's sequence: path cost varies ~5x with its ops."""
         torch.manual_seed(seed)
         random.seed(seed)
+        self.sample_arch = sample_arch or (lambda: tuple(random.randrange(len(OPS)) for _ in EDGE_KEYS))
         self.net = TinyNetworkRandom(C, N)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> int:
         x, y = per_sample_batch(images, labels, augment=True)
-        arch = tuple(random.randrange(len(OPS)) for _ in EDGE_KEYS)
+        arch = self.sample_arch()
         self.net.train()
         self.opt.zero_grad()
         F.cross_entropy(self.net(x, arch), y).backward()

@@ -8,6 +8,7 @@ achieved fraction of the measured peak conv FLOP/s; numbers also go to `benchmar
 from __future__ import annotations
 
 import random
+import time
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from methods import create_method
 from methods.base import TrainContext
 from spaces import get_space
 from tests.bench.reference_nb201 import ReferenceSPOS
-from tests.bench.summary import record_rate
+from tests.bench.summary import record_paired, record_rate
 
 THREADS = 2
 BATCH, RES, C, N = 128, 32, 16, 1
@@ -71,8 +72,14 @@ def test_train_harness(benchmark, dataset):
     record_rate(benchmark, "train img/s", "harness", BATCH)
 
 
+def harness_path_sequence():
+    """The paths the harness's SPOS draws (same space, seed and sampler): both sides train the same ones."""
+    space, rng = get_space("nb201"), np.random.default_rng(0)
+    return lambda: space.sample(rng, space.allowed)
+
+
 def test_train_reference(benchmark, dataset):
-    ref = ReferenceSPOS(C, N)
+    ref = ReferenceSPOS(C, N, sample_arch=harness_path_sequence())
     state = {"i": 0}
 
     def step():
@@ -186,3 +193,57 @@ def test_score_harness_proxy_scale(benchmark, proxy_dataset):
 
 def test_score_reference_proxy_scale(benchmark, proxy_dataset):
     score_reference(benchmark, proxy_dataset, PROXY_ARCHS, 128, 3, "score archs/s (16x16, 30 archs)")
+
+
+# The ratios the issue asks for, measured so that a shared VM's drift cancels: each round times the harness and
+# the reference back to back on the same work (same paths in the same order; the same architecture sample).
+class Interleaved:
+    """Runs harness / reference pairs, alternating which side goes first, and keeps each side's times."""
+
+    def __init__(self, harness_fn, reference_fn):
+        self.fns, self.times, self.round = (harness_fn, reference_fn), ([], []), 0
+
+    def __call__(self) -> None:
+        order = (0, 1) if self.round % 2 == 0 else (1, 0)
+        for side in order:
+            start = time.perf_counter()
+            self.fns[side]()
+            self.times[side].append(time.perf_counter() - start)
+        self.round += 1
+
+
+def test_train_paired(benchmark, dataset):
+    method, _ = harness_spos(dataset)
+    ref = ReferenceSPOS(C, N, sample_arch=harness_path_sequence())
+    state = {"i": 0}
+
+    def ref_step():
+        i = state["i"]
+        state["i"] = (i + BATCH) % (len(dataset) - BATCH)
+        ref.step(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH])
+
+    for _ in range(3):  # warm-up, same paths on both sides
+        method.step()
+        ref_step()
+    pairs = Interleaved(method.step, ref_step)
+    benchmark.pedantic(pairs, rounds=60, warmup_rounds=0)
+    record_paired(benchmark, "train img/s (32x32, batch 128)", *pairs.times)
+
+
+@pytest.mark.parametrize("archs,label", [(SCORE_ARCHS, "6 archs"), (PROXY_ARCHS, "30 archs")])
+def test_score_paired(benchmark, dataset, archs, label):
+    method, _ = harness_spos(dataset)
+    ref = ReferenceSPOS(C, N)
+    images, labels = _eval_split(dataset)
+    evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std), BATCH))
+    recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
+    ref_evals = [(images[i : i + BATCH], labels[i : i + BATCH]) for i in range(0, len(images), BATCH)]
+    ref_recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
+    pairs = Interleaved(
+        lambda: score_architectures(method, archs, evals, recal, "recalibrate"),
+        lambda: [ref.score(arch, ref_evals, ref_recal) for arch in archs],
+    )
+    pairs()  # warm-up pair
+    pairs.times[0].clear(), pairs.times[1].clear()
+    benchmark.pedantic(pairs, rounds=4 if len(archs) < 10 else 2, warmup_rounds=0)
+    record_paired(benchmark, f"score archs/s (32x32, {label}, eval batch {BATCH})", *pairs.times)

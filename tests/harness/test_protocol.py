@@ -136,3 +136,23 @@ def test_complete_run_is_not_rerun(finished_run, data_dir):
     before = (finished_run / "metrics.parquet").stat().st_mtime_ns
     protocol.run(tiny_config(), finished_run, data_dir=data_dir, resume=True, progress=False)
     assert (finished_run / "metrics.parquet").stat().st_mtime_ns == before
+
+
+def test_version_drift_names_what_differs():
+    from harness.protocol import version_drift
+
+    recorded = {"git_sha": "aaa", "torch": "2.13.0+cpu", "numpy": "2.4.6", "python": "3.11.7"}
+    assert version_drift(recorded, dict(recorded)) == []
+    assert version_drift(recorded, dict(recorded, git_sha="bbb", python="3.12.0")) == ["git_sha: aaa -> bbb"]
+    assert version_drift(recorded, dict(recorded, torch="2.14.0")) == ["torch: 2.13.0+cpu -> 2.14.0"]
+    assert version_drift(dict(recorded, git_sha="unknown"), dict(recorded, git_sha="bbb")) == []
+    assert version_drift({}, recorded) == []
+
+
+def test_rerun_from_manifest_of_other_code_warns(capsys):
+    """--from-manifest under another commit: a warning naming both shas (the run itself still proceeds)."""
+    from harness import cli
+
+    cli.warn_version_drift({"git_sha": "0" * 40})
+    err = capsys.readouterr().err
+    assert "git_sha: " + "0" * 40 + " ->" in err and "new seed" in err

@@ -1,0 +1,62 @@
+"""BoxAverage must be nn.AvgPool2d's function, only faster while scoring (spaces/pooling.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from spaces.pooling import BoxAverage
+
+CASES = [  # kernel, stride, padding, count_include_pad: NB201's op and shortcut, DARTS's reduction op
+    (3, 1, 1, False),
+    (2, 2, 0, True),
+    (3, 2, 1, False),
+    (3, 1, 1, True),
+]
+
+
+@pytest.mark.parametrize("kernel,stride,padding,include", CASES)
+@pytest.mark.parametrize("shape", [(4, 16, 32, 32), (3, 5, 7, 9)])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_scoring_path_matches_avg_pool2d(kernel, stride, padding, include, shape, channels_last):
+    """Without autograd (the depthwise-conv path): avg_pool2d's values to float64 rounding, same layout."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt)
+    theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
+    with torch.no_grad():
+        ours = BoxAverage(kernel, stride, padding, count_include_pad=include)(x)
+    assert ours.shape == theirs.shape
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert ours.is_contiguous(memory_format=fmt), "the output keeps the input's memory format"
+
+
+@pytest.mark.parametrize("kernel,stride,padding,include", CASES)
+def test_training_path_is_avg_pool2d_bit_for_bit(kernel, stride, padding, include):
+    """With autograd on, values and gradients are avg_pool2d's exactly: training numerics (and so the
+    committed leaderboard) do not change."""
+    x = torch.randn(4, 16, 12, 12).contiguous(memory_format=torch.channels_last).requires_grad_()
+    ours = BoxAverage(kernel, stride, padding, count_include_pad=include)(x)
+    theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
+    assert torch.equal(ours, theirs)
+    grad = torch.randn_like(theirs)
+    assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0])
+
+
+def test_border_windows_average_only_real_pixels():
+    """count_include_pad=False: a corner of an all-ones image averages 4 real pixels, not 4 of 9."""
+    with torch.no_grad():
+        out = BoxAverage(3, 1, 1, count_include_pad=False)(torch.ones(1, 2, 4, 4))
+        corner = BoxAverage(3, 1, 1, count_include_pad=True)(torch.ones(1, 1, 4, 4))[0, 0, 0, 0]
+    assert torch.equal(out, torch.ones(1, 2, 4, 4))
+    assert corner.item() == pytest.approx(4 / 9)
+
+
+def test_scoring_path_leaves_input_alone_and_adds_no_state():
+    pool = BoxAverage(3, 1, 1, count_include_pad=False)
+    x = torch.randn(2, 3, 6, 6)
+    before = x.clone()
+    with torch.no_grad():
+        pool(x)
+    assert torch.equal(x, before)
+    assert pool.state_dict() == {} and list(pool.parameters()) == []
