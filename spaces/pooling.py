@@ -30,6 +30,8 @@ class BoxAverage(nn.Module):
         self.kernel_size, self.padding = kernel_size, padding
         self.stride = kernel_size if stride is None else stride
         self.count_include_pad = count_include_pad
+        # border windows cover fewer real pixels than k*k only when padding is left out of the average
+        self.corrects_borders = not count_include_pad and padding > 0
         self._kernels: dict[tuple, torch.Tensor] = {}
         self._divisors: dict[tuple, torch.Tensor] = {}
 
@@ -43,7 +45,7 @@ class BoxAverage(nn.Module):
         key = (x.shape[1], x.dtype, x.device)
         if key not in self._kernels:
             k = self.kernel_size
-            scale = 1.0 / (k * k) if self.count_include_pad or self.padding == 0 else 1.0
+            scale = 1.0 if self.corrects_borders else 1.0 / (k * k)
             self._kernels[key] = torch.full((x.shape[1], 1, k, k), scale, dtype=x.dtype, device=x.device)
         return self._kernels[key]
 
@@ -62,6 +64,4 @@ class BoxAverage(nn.Module):
             k, include = self.kernel_size, self.count_include_pad
             return F.avg_pool2d(x, k, self.stride, self.padding, count_include_pad=include)
         out = F.conv2d(x, self._kernel(x), stride=self.stride, padding=self.padding, groups=x.shape[1])
-        if self.count_include_pad or self.padding == 0:
-            return out
-        return out.mul_(self._divisor(x))
+        return out.mul_(self._divisor(x)) if self.corrects_borders else out

@@ -78,7 +78,8 @@ def harness_path_sequence():
     return lambda: space.sample(rng, space.allowed)
 
 
-def test_train_reference(benchmark, dataset):
+def reference_training_step(dataset):
+    """One reference SPOS step per call, on the harness's path sequence and consecutive raw batches."""
     ref = ReferenceSPOS(C, N, sample_arch=harness_path_sequence())
     state = {"i": 0}
 
@@ -87,7 +88,11 @@ def test_train_reference(benchmark, dataset):
         state["i"] = (i + BATCH) % (len(dataset) - BATCH)
         return ref.step(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH])
 
-    benchmark.pedantic(step, rounds=40, warmup_rounds=3)
+    return step
+
+
+def test_train_reference(benchmark, dataset):
+    benchmark.pedantic(reference_training_step(dataset), rounds=40, warmup_rounds=3)
     record_rate(benchmark, "train img/s", "reference", BATCH)
 
 
@@ -101,26 +106,31 @@ def _eval_split(dataset):
 SCORE_ARCHS = [ARCH, (3, 3, 3, 3, 3, 3), (2, 3, 1, 2, 3, 4), (3, 1, 4, 2, 2, 3), (1, 3, 3, 4, 2, 3), (3, 2, 3, 3, 0, 2)]
 
 
-def score_harness(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
+def harness_scoring(dataset, archs, eval_batch: int):
+    """A call that scores `archs` as the protocol does (recalibrate on 2 batches, then 1024 test images)."""
     method, _ = harness_spos(dataset)
     images, labels = _eval_split(dataset)
     evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std), eval_batch))
     recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
-    args = (method, archs, evals, recal, "recalibrate")
-    benchmark.pedantic(score_architectures, args=args, rounds=rounds, warmup_rounds=1)
-    record_rate(benchmark, quantity, "harness", len(archs))
+    return lambda: score_architectures(method, archs, evals, recal, "recalibrate")
 
 
-def score_reference(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
+def reference_scoring(dataset, archs, eval_batch: int):
+    """The same work for the reference: one architecture at a time, per-image preprocessing."""
     ref = ReferenceSPOS(C, N)
     images, labels = _eval_split(dataset)
     evals = [(images[i : i + eval_batch], labels[i : i + eval_batch]) for i in range(0, len(images), eval_batch)]
     recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
+    return lambda: [ref.score(arch, evals, recal) for arch in archs]
 
-    def score_all():
-        return [ref.score(arch, evals, recal) for arch in archs]
 
-    benchmark.pedantic(score_all, rounds=rounds, warmup_rounds=1)
+def score_harness(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
+    benchmark.pedantic(harness_scoring(dataset, archs, eval_batch), rounds=rounds, warmup_rounds=1)
+    record_rate(benchmark, quantity, "harness", len(archs))
+
+
+def score_reference(benchmark, dataset, archs, eval_batch: int, rounds: int, quantity: str) -> None:
+    benchmark.pedantic(reference_scoring(dataset, archs, eval_batch), rounds=rounds, warmup_rounds=1)
     record_rate(benchmark, quantity, "reference", len(archs))
 
 
@@ -200,8 +210,11 @@ def test_score_reference_proxy_scale(benchmark, proxy_dataset):
 class Interleaved:
     """Runs harness / reference pairs, alternating which side goes first, and keeps each side's times."""
 
-    def __init__(self, harness_fn, reference_fn):
+    def __init__(self, harness_fn, reference_fn, warmup: int = 1):
         self.fns, self.times, self.round = (harness_fn, reference_fn), ([], []), 0
+        for _ in range(warmup):  # untimed
+            harness_fn()
+            reference_fn()
 
     def __call__(self) -> None:
         order = (0, 1) if self.round % 2 == 0 else (1, 0)
@@ -214,36 +227,13 @@ class Interleaved:
 
 def test_train_paired(benchmark, dataset):
     method, _ = harness_spos(dataset)
-    ref = ReferenceSPOS(C, N, sample_arch=harness_path_sequence())
-    state = {"i": 0}
-
-    def ref_step():
-        i = state["i"]
-        state["i"] = (i + BATCH) % (len(dataset) - BATCH)
-        ref.step(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH])
-
-    for _ in range(3):  # warm-up, same paths on both sides
-        method.step()
-        ref_step()
-    pairs = Interleaved(method.step, ref_step)
+    pairs = Interleaved(method.step, reference_training_step(dataset), warmup=3)  # same paths on both sides
     benchmark.pedantic(pairs, rounds=60, warmup_rounds=0)
     record_paired(benchmark, "train img/s (32x32, batch 128)", *pairs.times)
 
 
 @pytest.mark.parametrize("archs,label", [(SCORE_ARCHS, "6 archs"), (PROXY_ARCHS, "30 archs")])
 def test_score_paired(benchmark, dataset, archs, label):
-    method, _ = harness_spos(dataset)
-    ref = ReferenceSPOS(C, N)
-    images, labels = _eval_split(dataset)
-    evals = list(D.eval_batches(D.ImageDataset("eval", images, labels, 10, dataset.mean, dataset.std), BATCH))
-    recal = D.fixed_batches(dataset, 2, BATCH, seed=0)
-    ref_evals = [(images[i : i + BATCH], labels[i : i + BATCH]) for i in range(0, len(images), BATCH)]
-    ref_recal = [(dataset.images[i : i + BATCH], dataset.labels[i : i + BATCH]) for i in (0, BATCH)]
-    pairs = Interleaved(
-        lambda: score_architectures(method, archs, evals, recal, "recalibrate"),
-        lambda: [ref.score(arch, ref_evals, ref_recal) for arch in archs],
-    )
-    pairs()  # warm-up pair
-    pairs.times[0].clear(), pairs.times[1].clear()
+    pairs = Interleaved(harness_scoring(dataset, archs, BATCH), reference_scoring(dataset, archs, BATCH))
     benchmark.pedantic(pairs, rounds=4 if len(archs) < 10 else 2, warmup_rounds=0)
     record_paired(benchmark, f"score archs/s (32x32, {label}, eval batch {BATCH})", *pairs.times)
