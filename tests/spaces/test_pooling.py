@@ -1,4 +1,4 @@
-"""BoxAverage must be nn.AvgPool2d's function, values and gradients, only faster (spaces/pooling.py)."""
+"""BoxAverage must be nn.AvgPool2d's function, only faster while scoring (spaces/pooling.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ CASES = [  # kernel, stride, padding, count_include_pad: NB201's op and shortcut
 @pytest.mark.parametrize("kernel,stride,padding,include", CASES)
 @pytest.mark.parametrize("shape", [(4, 16, 32, 32), (3, 5, 7, 9)])
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_values_match_avg_pool2d(kernel, stride, padding, include, shape, channels_last):
-    """avg_pool2d's values to float64 rounding, in the input's memory format."""
+def test_scoring_path_matches_avg_pool2d(kernel, stride, padding, include, shape, channels_last):
+    """Without autograd (the depthwise-conv path): avg_pool2d's values to float64 rounding, same layout."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt)
     theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
@@ -32,17 +32,15 @@ def test_values_match_avg_pool2d(kernel, stride, padding, include, shape, channe
 
 
 @pytest.mark.parametrize("kernel,stride,padding,include", CASES)
-@pytest.mark.parametrize("channels_last", [True, False])
-def test_gradients_match_avg_pool2d(kernel, stride, padding, include, channels_last):
-    """Training differentiates through the box conv: input gradients are avg_pool2d's to float64 rounding."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    x = torch.randn(4, 16, 12, 12, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
+def test_training_path_is_avg_pool2d_bit_for_bit(kernel, stride, padding, include):
+    """With autograd on, values and gradients are avg_pool2d's exactly: training numerics (and so the
+    committed leaderboard) do not change."""
+    x = torch.randn(4, 16, 12, 12).contiguous(memory_format=torch.channels_last).requires_grad_()
     ours = BoxAverage(kernel, stride, padding, count_include_pad=include)(x)
     theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
-    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
+    assert torch.equal(ours, theirs)
     grad = torch.randn_like(theirs)
-    ours_grad, theirs_grad = (torch.autograd.grad(out, x, grad)[0] for out in (ours, theirs))
-    torch.testing.assert_close(ours_grad, theirs_grad, rtol=1e-12, atol=1e-12)
+    assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0])
 
 
 def test_border_windows_average_only_real_pixels():
