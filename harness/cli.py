@@ -95,8 +95,8 @@ def warn_version_drift(recorded: dict[str, str]) -> None:
     if drift:
         click.echo(
             "warning: this run was recorded under other versions (" + "; ".join(drift) + "); training amplifies "
-            "float rounding, so expect differences like a new seed. Check out the recorded git_sha to reproduce "
-            "it bit for bit.",
+            "float rounding, so expect differences like a new seed. To reproduce it bit for bit, use the recorded "
+            "git_sha, torch and numpy on a CPU with the recorded cpu_capability.",
             err=True,
         )
 

@@ -116,8 +116,10 @@ def git_sha() -> str:
         return "unknown"
 
 
-REPRODUCING_KEYS = ("git_sha", "torch", "numpy")
-"""Versions a rerun must match to reproduce a run bit for bit (thread counts come with the config)."""
+REPRODUCING_KEYS = ("git_sha", "torch", "numpy", "cpu_capability")
+"""What a rerun must match to reproduce a run bit for bit (thread counts come with the config). The CPU's
+vector ISA is one of them: oneDNN picks other kernels on AVX2 than on AVX-512, which round differently, and
+the same commit, torch and numpy gave other proxy-run Kendall taus on the two (reports/proxy-profile.md)."""
 
 
 def version_drift(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
@@ -148,6 +150,7 @@ def versions() -> dict[str, str]:
         "pyarrow": pyarrow.__version__,
         "platform": platform.platform(),
         "torch_threads": str(torch.get_num_threads()),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels' ISA: AVX2, AVX512, ...
     }
 
 

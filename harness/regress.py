@@ -70,12 +70,15 @@ def write_baseline(root: str | Path, path: str | Path, tolerance: float = DEFAUL
     runs = load_runs(root)
     summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
     rows = baseline_rows(summary)
-    shas = sorted({m.get("versions", {}).get("git_sha", "unknown") for m in runs.manifests.values()})
+    recorded = [m.get("versions", {}) for m in runs.manifests.values()]
+    shas = sorted({v.get("git_sha", "unknown") for v in recorded})
+    cpus = sorted({v.get("cpu_capability", "unknown") for v in recorded})
     meta = {
         "tolerance": repr(float(tolerance)),
         "source": str(root),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_sha": ",".join(shas),
+        "cpu_capability": ",".join(cpus),
     }
     table = pa.Table.from_pandas(rows, schema=BASELINE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({f"{_META}{k}".encode(): v.encode() for k, v in meta.items()})

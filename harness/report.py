@@ -493,6 +493,7 @@ def _html(report: Report, title: str, intro: str, built, manifests: dict[str, di
                 "seed": m.get("config", {}).get("seed", ""),
                 "wall s": fmt(m.get("timing", {}).get("total_wall_s"), 1),
                 "git sha": m.get("versions", {}).get("git_sha", ""),
+                "cpu": m.get("versions", {}).get("cpu_capability", ""),  # kernels round per ISA
             }
             for path, m in sorted(manifests.items())
         ]

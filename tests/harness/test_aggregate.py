@@ -95,7 +95,7 @@ def write_run(
             "status": status,
             "config": config if config is not None else {"method": method, "seed": seed, "run": {"budget_epochs": 1}},
             "method": {"name": method, "params": {}, "policies": {}},
-            "versions": {"git_sha": "synthetic"},
+            "versions": {"git_sha": "synthetic", "cpu_capability": "AVX2"},
             "timing": {"total_wall_s": (train_wall + eval_wall) * len(fractions)},
         }
     )

@@ -147,6 +147,19 @@ def test_version_drift_names_what_differs():
     assert version_drift(recorded, dict(recorded, torch="2.14.0")) == ["torch: 2.13.0+cpu -> 2.14.0"]
     assert version_drift(dict(recorded, git_sha="unknown"), dict(recorded, git_sha="bbb")) == []
     assert version_drift({}, recorded) == []
+    # same code on another vector ISA: other oneDNN kernels, other rounding
+    assert version_drift(dict(recorded, cpu_capability="AVX512"), dict(recorded, cpu_capability="AVX2")) == [
+        "cpu_capability: AVX512 -> AVX2"
+    ]
+
+
+def test_manifest_versions_record_the_cpu_capability():
+    import torch
+
+    from harness.protocol import REPRODUCING_KEYS, versions
+
+    assert versions()["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert set(REPRODUCING_KEYS) <= set(versions())
 
 
 def test_rerun_from_manifest_of_other_code_warns(capsys):

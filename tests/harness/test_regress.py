@@ -40,7 +40,7 @@ def test_baseline_rows_and_schema(baseline: Path):
     table = pq.read_table(baseline)
     assert table.schema.equals(R.BASELINE_SCHEMA, check_metadata=False)
     b = R.read_baseline(baseline)
-    assert b.tolerance == 0.05 and b.meta["git_sha"] == "synthetic"
+    assert b.tolerance == 0.05 and b.meta["git_sha"] == "synthetic" and b.meta["cpu_capability"] == "AVX2"
     assert set(b.rows.metric) == {"kendall_tau", "mean_score"}
     rows = b.rows[b.rows.metric == "kendall_tau"].set_index(["method", "checkpoint"])
     assert len(rows) == 4
