@@ -30,6 +30,7 @@ from scipy import integrate, stats
 
 from harness.errors import BenchError
 from harness.metrics import column_info
+from harness.reproducibility import REPRODUCING_KEYS
 from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
 from harness.store import RunStore
 
@@ -246,6 +247,7 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
     """
     protocol: dict[tuple, set[str]] = {}
     method_params: dict[tuple, set[str]] = {}
+    recorded: dict[tuple, dict[str, set[str]]] = {}  # per group: each reproducing key's recorded values
     keys = metrics[[RUN_PATH, "space", "dataset", "profile", "method"]].drop_duplicates(RUN_PATH)
     for run_path, space, dataset, profile, method in keys.itertuples(index=False, name=None):
         manifest = manifests.get(run_path, {})
@@ -257,6 +259,9 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
         method_params.setdefault((space, dataset, profile, method), set()).add(
             json.dumps(params, sort_keys=True, default=str)
         )
+        group = recorded.setdefault((space, dataset, profile), {k: set() for k in REPRODUCING_KEYS})
+        for key in REPRODUCING_KEYS:
+            group[key].add(str(manifest.get("versions", {}).get(key, "unknown")))
     notes = [
         f"{space}/{dataset}/profile {profile}: runs made under {len(v)} different protocol configs "
         "(run/data/supernet/eval tables) are pooled; compare them in separate results roots"
@@ -268,6 +273,13 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
         for (space, dataset, profile, method), v in sorted(method_params.items())
         if len(v) > 1
     ]
+    for (space, dataset, profile), group in sorted(recorded.items()):
+        mixed = [f"{k}: {', '.join(sorted(v))}" for k, v in group.items() if len(v) > 1]
+        if mixed:
+            notes.append(
+                f"{space}/{dataset}/profile {profile}: runs made under different code or CPU kinds are pooled "
+                f"({'; '.join(mixed)}); their float rounding differs like a seed (reports/proxy-profile.md)"
+            )
     return notes
 
 

@@ -89,7 +89,8 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
 
 def warn_version_drift(recorded: dict[str, str]) -> None:
     """Say so when a --from-manifest rerun cannot reproduce its run bit for bit."""
-    from harness.protocol import version_drift, versions
+    from harness.protocol import versions
+    from harness.reproducibility import version_drift
 
     drift = version_drift(recorded, versions())
     if drift:

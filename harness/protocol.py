@@ -116,25 +116,6 @@ def git_sha() -> str:
         return "unknown"
 
 
-REPRODUCING_KEYS = ("git_sha", "torch", "numpy", "cpu_capability")
-"""What a rerun must match to reproduce a run bit for bit (thread counts come with the config). The CPU's
-vector ISA is one of them: oneDNN picks other kernels on AVX2 than on AVX-512, which round differently, and
-the same commit, torch and numpy gave other proxy-run Kendall taus on the two (reports/proxy-profile.md)."""
-
-
-def version_drift(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
-    """'key: recorded -> current' for each reproducing version that differs (unknown values never count).
-
-    Supernet training amplifies float-rounding differences (a faster kernel, a new BLAS) like a new seed, so a
-    rerun under other versions is a fresh sample, not a reproduction."""
-    drift = []
-    for key in REPRODUCING_KEYS:
-        a, b = recorded.get(key), current.get(key)
-        if a and b and a != b and "unknown" not in (a, b):
-            drift.append(f"{key}: {a} -> {b}")
-    return drift
-
-
 def versions() -> dict[str, str]:
     import numpy
     import pyarrow

@@ -37,6 +37,7 @@ def write_run(
     archs: list[str] | None = None,
     status: str = "complete",
     config: dict | None = None,
+    versions: dict | None = None,
     train_wall: float = 10.0,
     eval_wall: float = 2.0,
     out: Path | None = None,
@@ -95,7 +96,7 @@ def write_run(
             "status": status,
             "config": config if config is not None else {"method": method, "seed": seed, "run": {"budget_epochs": 1}},
             "method": {"name": method, "params": {}, "policies": {}},
-            "versions": {"git_sha": "synthetic", "cpu_capability": "AVX2"},
+            "versions": versions if versions is not None else {"git_sha": "synthetic", "cpu_capability": "AVX2"},
             "timing": {"total_wall_s": (train_wall + eval_wall) * len(fractions)},
         }
     )
@@ -231,6 +232,16 @@ def test_pooled_runs_with_different_configs_are_flagged(tmp_path: Path):
     write_run(tmp_path, seed=2, config={"run": {"budget_epochs": 5}})
     notes = A.load_runs(tmp_path).notes
     assert len(notes) == 1 and "2 different protocol configs" in notes[0]
+
+
+def test_pooled_runs_from_other_code_or_cpu_kinds_are_flagged(tmp_path: Path):
+    """A board assembled from runs of two commits or two ISAs says so: their rounding differs like a seed."""
+    write_run(tmp_path, seed=0)
+    write_run(tmp_path, seed=1, method="fairnas")
+    assert A.load_runs(tmp_path).notes == []
+    write_run(tmp_path, seed=2, versions={"git_sha": "synthetic", "cpu_capability": "AVX512"})
+    notes = A.load_runs(tmp_path).notes
+    assert len(notes) == 1 and "cpu_capability: AVX2, AVX512" in notes[0] and "git_sha" not in notes[0]
 
 
 def test_final_predictions_are_the_last_checkpoint(synthetic_root: Path):

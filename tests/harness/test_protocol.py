@@ -138,25 +138,11 @@ def test_complete_run_is_not_rerun(finished_run, data_dir):
     assert (finished_run / "metrics.parquet").stat().st_mtime_ns == before
 
 
-def test_version_drift_names_what_differs():
-    from harness.protocol import version_drift
-
-    recorded = {"git_sha": "aaa", "torch": "2.13.0+cpu", "numpy": "2.4.6", "python": "3.11.7"}
-    assert version_drift(recorded, dict(recorded)) == []
-    assert version_drift(recorded, dict(recorded, git_sha="bbb", python="3.12.0")) == ["git_sha: aaa -> bbb"]
-    assert version_drift(recorded, dict(recorded, torch="2.14.0")) == ["torch: 2.13.0+cpu -> 2.14.0"]
-    assert version_drift(dict(recorded, git_sha="unknown"), dict(recorded, git_sha="bbb")) == []
-    assert version_drift({}, recorded) == []
-    # same code on another vector ISA: other oneDNN kernels, other rounding
-    assert version_drift(dict(recorded, cpu_capability="AVX512"), dict(recorded, cpu_capability="AVX2")) == [
-        "cpu_capability: AVX512 -> AVX2"
-    ]
-
-
 def test_manifest_versions_record_the_cpu_capability():
     import torch
 
-    from harness.protocol import REPRODUCING_KEYS, versions
+    from harness.protocol import versions
+    from harness.reproducibility import REPRODUCING_KEYS
 
     assert versions()["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert set(REPRODUCING_KEYS) <= set(versions())
