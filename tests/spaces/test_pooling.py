@@ -1,4 +1,4 @@
-"""BoxAverage must be nn.AvgPool2d's function, only faster while scoring (spaces/pooling.py)."""
+"""BoxAverage must be nn.AvgPool2d's function, values and gradients, only faster (spaces/pooling.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ CASES = [  # kernel, stride, padding, count_include_pad: NB201's op and shortcut
 @pytest.mark.parametrize("kernel,stride,padding,include", CASES)
 @pytest.mark.parametrize("shape", [(4, 16, 32, 32), (3, 5, 7, 9)])
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_scoring_path_matches_avg_pool2d(kernel, stride, padding, include, shape, channels_last):
-    """Without autograd (the depthwise-conv path): avg_pool2d's values to float64 rounding, same layout."""
+def test_values_match_avg_pool2d(kernel, stride, padding, include, shape, channels_last):
+    """avg_pool2d's values to float64 rounding, in the input's memory format."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(shape, dtype=torch.float64).contiguous(memory_format=fmt)
     theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
@@ -33,15 +33,17 @@ def test_scoring_path_matches_avg_pool2d(kernel, stride, padding, include, shape
 
 
 @pytest.mark.parametrize("kernel,stride,padding,include", CASES)
-def test_training_path_is_avg_pool2d_bit_for_bit(kernel, stride, padding, include):
-    """With autograd on, values and gradients are avg_pool2d's exactly: training numerics (and so the
-    committed leaderboard) do not change."""
-    x = torch.randn(4, 16, 12, 12).contiguous(memory_format=torch.channels_last).requires_grad_()
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_gradients_match_avg_pool2d(kernel, stride, padding, include, channels_last):
+    """Training differentiates through the box conv: input gradients are avg_pool2d's to float64 rounding."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(4, 16, 12, 12, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
     ours = BoxAverage(kernel, stride, padding, count_include_pad=include)(x)
     theirs = nn.AvgPool2d(kernel, stride, padding, count_include_pad=include)(x)
-    assert torch.equal(ours, theirs)
+    torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=1e-12)
     grad = torch.randn_like(theirs)
-    assert torch.equal(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(theirs, x, grad)[0])
+    ours_grad, theirs_grad = (torch.autograd.grad(out, x, grad)[0] for out in (ours, theirs))
+    torch.testing.assert_close(ours_grad, theirs_grad, rtol=1e-12, atol=1e-12)
 
 
 def box_sum(x: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Tensor:
@@ -50,27 +52,36 @@ def box_sum(x: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Te
     return F.conv2d(x, box, stride=stride, padding=padding, groups=x.shape[1])
 
 
+POOLS = {  # float32 implementations: this project's training path, and the session-4 board's
+    "box-conv": lambda k, s, p, inc: BoxAverage(k, s, p, count_include_pad=inc),
+    "avg_pool2d": lambda k, s, p, inc: nn.AvgPool2d(k, s, p, count_include_pad=inc),
+}
+
+
+@pytest.mark.parametrize("pool", sorted(POOLS))
 @pytest.mark.parametrize("kernel,stride,padding,include", CASES[:2])
 @pytest.mark.parametrize("shape", [(128, 16, 16, 16), (128, 32, 8, 8), (128, 64, 4, 4)])
-def test_float32_avg_pool2d_this_cpu_trains_with_is_exact(kernel, stride, padding, include, shape):
-    """Training runs avg_pool2d's float32 channels-last kernel, which is vectorized per CPU ISA. Check it,
-    values and input gradients, at the proxy's shapes against the float64 box convolution (another code path):
-    the committed SPOS proxy runs, trained through it on an AVX-512 VM, ended 1.4-2.0 accuracy points below
-    every rerun on AVX2 or through the box convolution (reports/proxy-profile.md); a kernel that is wrong on
-    some ISA must fail here, naming the ISA."""
+def test_float32_pooling_on_this_cpu_is_exact(pool, kernel, stride, padding, include, shape):
+    """Float32 channels-last kernels are vectorized per CPU ISA. Check values and input gradients at the
+    proxy's shapes against a float64 box convolution: training runs the box conv since session 7, and the
+    session-4 proxy runs, trained through avg_pool2d on an AVX-512 VM, ended 1.4-2.0 accuracy points below
+    every rerun on AVX2 or through the box conv (reports/proxy-profile.md). A kernel that is wrong on some
+    ISA fails here, naming the ISA."""
     gen = torch.Generator().manual_seed(0)
     x64 = torch.randn(shape, dtype=torch.float64, generator=gen).contiguous(memory_format=torch.channels_last)
     x32 = x64.float().requires_grad_()
     x64.requires_grad_()
-    ours = F.avg_pool2d(x32, kernel, stride, padding, count_include_pad=include)
+    ours = POOLS[pool](kernel, stride, padding, include)(x32)
     covered = kernel**2 if include else box_sum(torch.ones_like(x64[:1, :1]), kernel, stride, padding)
     exact = box_sum(x64, kernel, stride, padding) / covered
     grad = torch.randn(exact.shape, dtype=torch.float64, generator=gen).contiguous(memory_format=torch.channels_last)
     (ours_grad,) = torch.autograd.grad(ours, x32, grad.float())
     (exact_grad,) = torch.autograd.grad(exact, x64, grad)
     isa = torch.backends.cpu.get_cpu_capability()
-    torch.testing.assert_close(ours.double(), exact, rtol=0, atol=1e-5, msg=lambda m: f"{isa} forward: {m}")
-    torch.testing.assert_close(ours_grad.double(), exact_grad, rtol=0, atol=1e-5, msg=lambda m: f"{isa} backward: {m}")
+    torch.testing.assert_close(ours.double(), exact, rtol=0, atol=1e-5, msg=lambda m: f"{pool} {isa} forward: {m}")
+    torch.testing.assert_close(
+        ours_grad.double(), exact_grad, rtol=0, atol=1e-5, msg=lambda m: f"{pool} {isa} backward: {m}"
+    )
 
 
 def test_border_windows_average_only_real_pixels():
