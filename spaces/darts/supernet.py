@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
 from spaces.forward_cache import ForwardCache
+from spaces.pointwise import PointwiseConv2d
 from spaces.pooling import BoxAverage
 from spaces.weights import EdgeWeights
 
@@ -63,8 +64,8 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in, c_out, affine=True, track_running_stats=True):
         super().__init__()
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out - c_out // 2, 1, stride=2, bias=False)
+        self.conv_1 = PointwiseConv2d(c_in, c_out // 2, stride=2)
+        self.conv_2 = PointwiseConv2d(c_in, c_out - c_out // 2, stride=2)
         self.bn = _bn(c_out, affine, track_running_stats)
 
     def forward(self, x):

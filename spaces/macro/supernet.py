@@ -25,6 +25,7 @@ from spaces.macro.space import (
     layer_plan,
     scaled,
 )
+from spaces.pointwise import PointwiseConv2d
 from spaces.weights import EdgeWeights
 
 
@@ -62,7 +63,7 @@ def make_macro_op(
         if stride == 1 and c_in == c_out:
             return nn.Identity()
         return nn.Sequential(
-            nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), _bn(c_out, affine, track_running_stats)
+            PointwiseConv2d(c_in, c_out, stride), _bn(c_out, affine, track_running_stats)
         )
     if op in (1, 2):
         return InvertedResidual(c_in, c_out, stride, EXPANSION[op], KERNEL[op], affine, track_running_stats)

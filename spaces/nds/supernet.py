@@ -39,6 +39,7 @@ from spaces.nds.design import (
     StageConfig,
     arch_to_config,
 )
+from spaces.pointwise import PointwiseConv2d, subsample
 from spaces.weights import EdgeWeights
 
 
@@ -76,6 +77,8 @@ class SlicedConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor, c_out: int, groups: int = 1) -> torch.Tensor:
         w = self.sliced_weight(x.shape[1], c_out, groups)
+        if self.kernel_size == (1, 1):  # strided 1x1 as a subsample (spaces/pointwise.py)
+            return F.conv2d(subsample(x, self.stride), w, None, 1, 0, 1, groups)
         return F.conv2d(x, w, None, self.stride, self.padding, 1, groups)
 
 
@@ -317,7 +320,7 @@ class StandaloneBlock(nn.Module):
             self.b, self.b_bn = nn.Conv2d(w_b, w_b, 3, stride, 1, groups=groups, bias=False), bn(w_b)
             self.c, self.c_bn = nn.Conv2d(w_b, w_out, 1, bias=False), bn(w_out)
         if w_in != w_out or stride != 1:
-            self.proj, self.proj_bn = nn.Conv2d(w_in, w_out, 1, stride, bias=False), bn(w_out)
+            self.proj, self.proj_bn = PointwiseConv2d(w_in, w_out, stride), bn(w_out)
 
     def forward(self, x):
         y = F.relu(self.a_bn(self.a(x)))
