@@ -10,9 +10,8 @@ parameter counts do not change.
 
 Training uses it too since session 7. The function is exact (SPOS training with either pool agrees to
 1e-15 over 100 float64 steps) but rounds differently in float32, and supernet training amplifies rounding
-like a new seed; it also frees training from avg_pool2d's per-ISA float32 kernel, the one condition shared
-by the session-4 proxy runs whose supernet accuracy sits 1.5 points below every rerun
-(reports/proxy-profile.md). The proxy leaderboard is regenerated with it under results/runs/suite-proxy.
+like a new seed (reports/proxy-profile.md), so the proxy leaderboard is regenerated with it under
+results/runs/suite-proxy.
 """
 
 from __future__ import annotations

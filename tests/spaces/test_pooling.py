@@ -63,10 +63,9 @@ POOLS = {  # float32 implementations: this project's training path, and the sess
 @pytest.mark.parametrize("shape", [(128, 16, 16, 16), (128, 32, 8, 8), (128, 64, 4, 4)])
 def test_float32_pooling_on_this_cpu_is_exact(pool, kernel, stride, padding, include, shape):
     """Float32 channels-last kernels are vectorized per CPU ISA. Check values and input gradients at the
-    proxy's shapes against a float64 box convolution: training runs the box conv since session 7, and the
-    session-4 proxy runs, trained through avg_pool2d on an AVX-512 VM, ended 1.4-2.0 accuracy points below
-    every rerun on AVX2 or through the box conv (reports/proxy-profile.md). A kernel that is wrong on some
-    ISA fails here, naming the ISA."""
+    proxy's shapes against a float64 box convolution: training runs the box conv since session 7, the
+    session-4 leaderboard ran avg_pool2d, and oneDNN has been wrong on one ISA before (spaces/pointwise.py).
+    A kernel that is wrong on this CPU fails here, naming the ISA."""
     gen = torch.Generator().manual_seed(0)
     x64 = torch.randn(shape, dtype=torch.float64, generator=gen).contiguous(memory_format=torch.channels_last)
     x32 = x64.float().requires_grad_()
