@@ -33,6 +33,16 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def portable_path(path: str, data_dir: str | Path | None) -> str:
+    """`path` relative to `data_dir` when it lies inside it, else unchanged."""
+    if not path or data_dir is None:
+        return path
+    try:
+        return Path(path).resolve().relative_to(Path(data_dir).resolve()).as_posix()
+    except ValueError:
+        return path
+
+
 @dataclass(frozen=True)
 class GroundTruth:
     """Ground-truth values of one column of one benchmark, keyed by canonical arch string."""
@@ -56,11 +66,13 @@ class GroundTruth:
     def lookup(self, archs: list[str]) -> np.ndarray:
         return np.array([self.value(a) for a in archs], dtype=np.float64)
 
-    def provenance(self) -> dict:
+    def provenance(self, data_dir: str | Path | None = None) -> dict:
+        """What the manifest records. With `data_dir`, a source inside it is given relative to it (as the
+        data files are), so manifests carry no machine's paths and stay valid wherever the data lives."""
         return {
             "space": self.space,
             "column": self.column,
-            "source": self.source,
+            "source": portable_path(self.source, data_dir),
             "source_sha256": self.source_sha256,
             "n": len(self.values),
         }

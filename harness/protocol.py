@@ -215,7 +215,7 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
             "train_size": budget.train_size,
         },
         "data": prepared.record,
-        "ground_truth": [g.provenance() for g in gts],
+        "ground_truth": [g.provenance(data_dir) for g in gts],
         "eval_sample": {
             "spec": ev["sample"],
             "seed": ev.get("sample_seed", 0),

@@ -266,8 +266,8 @@ class NB301GroundTruth:
             higher_is_better=True,
         )
 
-    def provenance(self) -> dict:
-        return {**self.snapshot().provenance(), "kind": "surrogate (nasbench301 xgb ensemble mean)"}
+    def provenance(self, data_dir=None) -> dict:
+        return {**self.snapshot().provenance(data_dir), "kind": "surrogate (nasbench301 xgb ensemble mean)"}
 
 
 def resolve_source(data_dir, source: str | Path | None = None) -> Path:

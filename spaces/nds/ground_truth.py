@@ -49,8 +49,9 @@ class NDSGroundTruth(GroundTruth):
 
     notes: dict = field(default_factory=dict)
 
-    def provenance(self) -> dict:
-        return {**super().provenance(), "definition": DEFINITIONS.get(self.column, ""), "notes": dict(self.notes)}
+    def provenance(self, data_dir=None) -> dict:
+        definition = DEFINITIONS.get(self.column, "")
+        return {**super().provenance(data_dir), "definition": definition, "notes": dict(self.notes)}
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ def test_run_writes_complete_directory(finished_run):
     assert manifest["data"]["n_train"] == 128 and manifest["data"]["n_eval"] == 64
     assert all(len(sha) == 64 for sha in manifest["data"]["files"].values())
     assert manifest["ground_truth"][0]["column"] == "cifar10-valid_x-valid_hp200"
+    assert manifest["ground_truth"][0]["source"] == "nas-bench-201/nb201.csv"  # relative to the data folder
     assert manifest["eval_sample"]["n"] == 8
     assert manifest["budget"]["total_passes"] == 4  # ceil(1 epoch * 128 / 32)
     metrics = pq.read_table(finished_run / "metrics.parquet")
