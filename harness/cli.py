@@ -315,25 +315,36 @@ def report(root: Path, out: Path, data_dir, title) -> None:
     type=float,
     help="KT margin below the baseline CI low [the baseline's, else 0.05].",
 )
+@click.option(
+    "--score-tolerance",
+    default=None,
+    type=float,
+    help="Mean-supernet-accuracy margin, in percentage points [the baseline's, else 1.0].",
+)
 @click.option("--allow-missing", is_flag=True, help="Report baseline methods absent from ROOT without failing.")
-def regress(root: Path, against, write_baseline, tolerance, allow_missing: bool) -> None:
+def regress(root: Path, against, write_baseline, tolerance, score_tolerance, allow_missing: bool) -> None:
     """Check the runs under ROOT against a Kendall-tau baseline (exit 1 on a regression), or write one."""
     from harness import regress as R
 
     if (against is None) == (write_baseline is None):
         raise click.UsageError("give exactly one of --against FILE or --write-baseline FILE")
     if write_baseline is not None:
-        rows = R.write_baseline(root, write_baseline, R.DEFAULT_TOLERANCE if tolerance is None else tolerance)
+        rows = R.write_baseline(
+            root,
+            write_baseline,
+            R.DEFAULT_TOLERANCE if tolerance is None else tolerance,
+            R.DEFAULT_SCORE_TOLERANCE if score_tolerance is None else score_tolerance,
+        )
         click.echo(f"wrote {write_baseline}: {len(rows)} row(s), {rows['method'].nunique()} method(s)")
         return
-    result = R.regress(root, against, tolerance)
+    result = R.regress(root, against, tolerance, score_tolerance)
     for line in result.lines():
         click.echo(line)
     if result.failed(allow_missing):
         problems = len(result.regressions) + len(result.mismatched) + (0 if allow_missing else len(result.missing))
-        raise CheckFailed(f"{problems} problem(s) against {against} (tolerance {result.tolerance:g})")
-    tol = result.tolerance
-    click.echo(f"ok: {result.checked} cell(s) checked against {against} (tolerance {tol:g}): no regression")
+        raise CheckFailed(f"{problems} problem(s) against {against} ({result.describe_tolerances()})")
+    tols = result.describe_tolerances()
+    click.echo(f"ok: {result.checked} cell(s) checked against {against} ({tols}): no regression")
 
 
 # --- data: download and check the benchmarks' official files (harness/fetch.py, harness/datasets_catalog.py) ---

@@ -5,7 +5,10 @@ the mean over seeds, its std and 95% bootstrap CI, and n_seeds (BASELINE_SCHEMA,
 A fresh results root regresses when a cell's mean falls below the baseline CI low by more than the
 tolerance (above the CI high, for a lower-is-better metric); with a single baseline seed the CI is
 undefined and the baseline mean stands in for it. A NaN fresh mean (the supernet ranks nothing) regresses.
-The tolerance a baseline was made for is stored in its metadata; ``--tolerance`` overrides it.
+Each tracked metric has its own tolerance, in its own units: Kendall tau's (``tolerance``) and mean supernet
+accuracy's in percentage points (``score_tolerance``), since 0.1 is a wide KT margin but a hair of accuracy.
+Both are stored in the baseline's metadata and used unless ``--tolerance`` / ``--score-tolerance`` is given;
+a baseline written before the split has one tolerance, which then applies to both, as it did.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from harness.errors import BenchError
 from harness.schema import METRICS_SCHEMA
 from harness.store import read_table
 
-DEFAULT_TOLERANCE = 0.05
+DEFAULT_TOLERANCE = 0.05  # Kendall tau
+DEFAULT_SCORE_TOLERANCE = 1.0  # mean supernet accuracy, percentage points (seed std 0.1-1.4 under proxy)
 # Kendall tau is what the check is for; mean supernet accuracy rides along because at small scales
 # (smoke) KT is noise and only the supernet's own accuracy shows that training broke (e.g. LR 0).
 TRACKED = (KT, MEAN_SCORE)
@@ -48,7 +52,8 @@ _METHOD_KEYS = ["method", *GROUP_KEYS]  # one method's results in one leaderboar
 @dataclass
 class Baseline:
     rows: pd.DataFrame  # BASELINE_SCHEMA columns
-    tolerance: float | None = None  # the tolerance recorded when the baseline was written
+    tolerance: float | None = None  # the KT tolerance recorded when the baseline was written
+    score_tolerance: float | None = None  # the mean-score one (None: written before the split)
     meta: dict[str, str] = field(default_factory=dict)
 
 
@@ -65,8 +70,14 @@ def baseline_rows(summary: pd.DataFrame, metrics: tuple[str, ...] = TRACKED) -> 
     return rows[BASELINE_SCHEMA.names]
 
 
-def write_baseline(root: str | Path, path: str | Path, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
+def write_baseline(
+    root: str | Path,
+    path: str | Path,
+    tolerance: float = DEFAULT_TOLERANCE,
+    score_tolerance: float = DEFAULT_SCORE_TOLERANCE,
+) -> pd.DataFrame:
     """Summarize the complete runs under ``root`` and write them as a baseline parquet; returns its rows."""
+    _check_tolerances(tolerance, score_tolerance)
     runs = load_runs(root)
     summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
     rows = baseline_rows(summary)
@@ -75,6 +86,7 @@ def write_baseline(root: str | Path, path: str | Path, tolerance: float = DEFAUL
     cpus = sorted({v.get("cpu_capability", "unknown") for v in recorded})
     meta = {
         "tolerance": repr(float(tolerance)),
+        "score_tolerance": repr(float(score_tolerance)),
         "source": str(root),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_sha": ",".join(shas),
@@ -97,7 +109,14 @@ def read_baseline(path: str | Path) -> Baseline:
         if k.decode().startswith(_META)
     }
     tolerance = float(meta["tolerance"]) if "tolerance" in meta else None
-    return Baseline(table.to_pandas()[BASELINE_SCHEMA.names], tolerance, meta)
+    score_tolerance = float(meta["score_tolerance"]) if "score_tolerance" in meta else None
+    return Baseline(table.to_pandas()[BASELINE_SCHEMA.names], tolerance, score_tolerance, meta)
+
+
+def _check_tolerances(*tolerances: float | None) -> None:
+    for tol in tolerances:
+        if tol is not None and not tol >= 0:
+            raise BenchError(f"tolerance must be >= 0, got {tol}")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -106,7 +125,8 @@ def read_baseline(path: str | Path) -> Baseline:
 
 @dataclass
 class RegressResult:
-    tolerance: float
+    tolerance: float  # Kendall tau
+    score_tolerance: float  # mean supernet accuracy (points)
     checked: int = 0  # baseline cells compared
     regressions: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # baseline cells without fresh results
@@ -116,6 +136,12 @@ class RegressResult:
 
     def failed(self, allow_missing: bool = False) -> bool:
         return bool(self.regressions or self.mismatched or (self.missing and not allow_missing))
+
+    def tolerance_for(self, metric: str) -> float:
+        return self.score_tolerance if metric == MEAN_SCORE else self.tolerance
+
+    def describe_tolerances(self) -> str:
+        return f"tolerance {self.tolerance:g} KT, {self.score_tolerance:g} accuracy points"
 
     def lines(self) -> list[str]:
         return [*self.regressions, *self.mismatched, *self.missing, *self.new, *self.skipped]
@@ -128,11 +154,15 @@ def _cell_name(row) -> str:
     )
 
 
-def compare(baseline: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> RegressResult:
-    """Compare a fresh summary (``summarize`` frame) with baseline rows; one message line per finding."""
-    if not tolerance >= 0:
-        raise BenchError(f"tolerance must be >= 0, got {tolerance}")
-    result = RegressResult(tolerance=tolerance)
+def compare(
+    baseline: pd.DataFrame, summary: pd.DataFrame, tolerance: float, score_tolerance: float | None = None
+) -> RegressResult:
+    """Compare a fresh summary (``summarize`` frame) with baseline rows; one message line per finding.
+
+    ``score_tolerance`` (mean supernet accuracy) defaults to ``tolerance``, the pre-split rule."""
+    score_tolerance = tolerance if score_tolerance is None else score_tolerance
+    _check_tolerances(tolerance, score_tolerance)
+    result = RegressResult(tolerance=tolerance, score_tolerance=score_tolerance)
     fresh = summary.set_index(CELL_KEYS)
     missing_cells: dict[tuple, list[int]] = {}
     for _, b in baseline.iterrows():
@@ -154,6 +184,7 @@ def compare(baseline: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> 
         result.checked += 1
         observed = float(f.get(f"{metric}_mean", math.nan))
         higher = higher_is_better(metric)
+        tolerance = result.tolerance_for(metric)
         edge_name, edge = ("CI low", b["ci_low"]) if higher else ("CI high", b["ci_high"])
         if math.isnan(edge):
             edge_name, edge = "mean (1 seed)", b["mean"]
@@ -179,11 +210,17 @@ def compare(baseline: pd.DataFrame, summary: pd.DataFrame, tolerance: float) -> 
     return result
 
 
-def regress(root: str | Path, baseline_path: str | Path, tolerance: float | None = None) -> RegressResult:
-    """Check the complete runs under ``root`` against a baseline file; tolerance defaults to the baseline's."""
+def regress(
+    root: str | Path,
+    baseline_path: str | Path,
+    tolerance: float | None = None,
+    score_tolerance: float | None = None,
+) -> RegressResult:
+    """Check the complete runs under ``root`` against a baseline file; tolerances default to the baseline's."""
     baseline = read_baseline(baseline_path)
     tol = tolerance if tolerance is not None else baseline.tolerance
     tol = DEFAULT_TOLERANCE if tol is None else tol
+    score_tol = score_tolerance if score_tolerance is not None else baseline.score_tolerance
     metrics = tuple(sorted(baseline.rows["metric"].unique())) or TRACKED
     summary = summarize(load_runs(root).metrics, columns=metrics, ci_columns=())
-    return compare(baseline.rows, summary, tol)
+    return compare(baseline.rows, summary, tol, score_tol)

@@ -67,7 +67,7 @@ def write_run(
                     "gt_column": gt,
                     "primary_gt": gt == gt_columns[0],
                     "n_archs": len(archs),
-                    "mean_score": 50.0,
+                    "mean_score": (values or {}).get("mean_score", 50.0),
                     "peak_rss_mb": 100.0 + seed,
                     "diagnostics": "{}",
                     "kendall_tau": tau,

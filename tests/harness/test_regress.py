@@ -40,7 +40,8 @@ def test_baseline_rows_and_schema(baseline: Path):
     table = pq.read_table(baseline)
     assert table.schema.equals(R.BASELINE_SCHEMA, check_metadata=False)
     b = R.read_baseline(baseline)
-    assert b.tolerance == 0.05 and b.meta["git_sha"] == "synthetic" and b.meta["cpu_capability"] == "AVX2"
+    assert b.tolerance == 0.05 and b.score_tolerance == R.DEFAULT_SCORE_TOLERANCE
+    assert b.meta["git_sha"] == "synthetic" and b.meta["cpu_capability"] == "AVX2"
     assert set(b.rows.metric) == {"kendall_tau", "mean_score"}
     rows = b.rows[b.rows.metric == "kendall_tau"].set_index(["method", "checkpoint"])
     assert len(rows) == 4
@@ -70,6 +71,26 @@ def test_drop_within_tolerance_passes(baseline: Path, tmp_path: Path):
     result = R.regress(make_root(tmp_path / "fresh", fairnas=(0.4375, 0.5)), baseline)
     assert not result.failed(), result.lines()
     assert R.regress(tmp_path / "fresh", baseline, tolerance=0.0).failed()  # --tolerance overrides
+
+
+def test_mean_score_has_its_own_tolerance_in_accuracy_points(baseline: Path, tmp_path: Path):
+    """A 0.5-point accuracy dip is seed noise (within the 1.0-point score tolerance) though it is ten times the
+    0.05 KT tolerance, which used to apply to both; a 1.5-point one regresses, on mean_score only."""
+    ok = R.regress(make_root(tmp_path / "dip", values={"mean_score": 49.5}), baseline)
+    assert not ok.failed() and ok.checked == 8, ok.lines()
+    assert R.regress(tmp_path / "dip", baseline, score_tolerance=0.4).failed()  # --score-tolerance overrides
+    worse = R.regress(make_root(tmp_path / "worse", values={"mean_score": 48.5}), baseline).regressions
+    assert len(worse) == 4 and all("mean_score 48.5000" in r for r in worse)
+    assert "CI low 50.0000 - tolerance 1 = 49.0000" in worse[0]
+
+
+def test_a_baseline_from_before_the_split_applies_its_one_tolerance_to_both(baseline: Path, tmp_path: Path):
+    table = pq.read_table(baseline)
+    meta = {k: v for k, v in table.schema.metadata.items() if k != b"supernet_bench.score_tolerance"}
+    pq.write_table(table.replace_schema_metadata(meta), old := tmp_path / "old.parquet")
+    assert R.read_baseline(old).score_tolerance is None
+    result = R.regress(make_root(tmp_path / "dip", values={"mean_score": 49.9}), old)
+    assert result.score_tolerance == 0.05 and len(result.regressions) == 4  # 49.9 < 50 - 0.05
 
 
 def test_untrained_supernet_regresses(baseline: Path, tmp_path: Path):
@@ -115,6 +136,11 @@ def test_bad_inputs(tmp_path: Path, baseline: Path):
         R.read_baseline(tmp_path / "absent.parquet")
     with pytest.raises(BenchError, match="tolerance"):
         R.compare(R.read_baseline(baseline).rows, summarize(load_runs(tmp_path / "base").metrics), -0.1)
+    with pytest.raises(BenchError, match="tolerance must be >= 0, got -1"):
+        R.compare(R.read_baseline(baseline).rows, summarize(load_runs(tmp_path / "base").metrics), 0.1, -1.0)
+    with pytest.raises(BenchError, match="tolerance must be >= 0"):
+        R.write_baseline(tmp_path / "base", tmp_path / "never.parquet", score_tolerance=-1.0)
+    assert not (tmp_path / "never.parquet").exists()
 
 
 def test_cli_regress_exit_codes(tmp_path: Path, capsys):
@@ -123,6 +149,9 @@ def test_cli_regress_exit_codes(tmp_path: Path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main(["regress", "--against", str(path), str(base)]) == 0
     assert "ok: 8 cell(s) checked" in capsys.readouterr().out
+    assert main(["regress", "--write-baseline", str(path), "--score-tolerance", "0.25", str(base)]) == 0
+    assert R.read_baseline(path).score_tolerance == 0.25 and R.read_baseline(path).tolerance == R.DEFAULT_TOLERANCE
+    capsys.readouterr()
     worse = make_root(tmp_path / "worse", fairnas=(0.25, 0.5))
     assert main(["regress", "--against", str(path), str(worse)]) == 1
     captured = capsys.readouterr()
@@ -136,3 +165,4 @@ def test_committed_smoke_baseline_is_well_formed():
     assert set(b.rows.method) == {"spos", "fairnas"} and set(b.rows.profile) == {"smoke"}
     assert (b.rows.n_seeds == 2).all() and b.rows["mean"].notna().all()
     assert b.tolerance is not None and 0 < b.tolerance < 1
+    assert b.score_tolerance == 0.5  # LR 0 scores 9.80 %, below every cell's CI low (10.4-13.9) - 0.5
