@@ -166,3 +166,16 @@ def test_committed_smoke_baseline_is_well_formed():
     assert (b.rows.n_seeds == 2).all() and b.rows["mean"].notna().all()
     assert b.tolerance is not None and 0 < b.tolerance < 1
     assert b.score_tolerance == 0.5  # LR 0 scores 9.80 %, below every cell's CI low (10.4-13.9) - 0.5
+
+
+def test_committed_proxy_board_is_what_its_baseline_summarizes():
+    """results/runs/suite-proxy (the runs behind reports/proxy) against results/baselines/proxy-nb201-cifar10:
+    every method x 3 seeds, each metric with its own tolerance, and at zero tolerance the runs sit at or above
+    every cell's CI low, which fails if either file is regenerated without the other."""
+    path = REPO / "results" / "baselines" / "proxy-nb201-cifar10.parquet"
+    b = R.read_baseline(path)
+    assert (b.tolerance, b.score_tolerance) == (0.1, 1.0)
+    assert b.rows.method.nunique() == 16 and (b.rows.n_seeds == 3).all() and set(b.rows.profile) == {"proxy"}
+    result = R.regress(REPO / "results" / "runs" / "suite-proxy", path, tolerance=0.0, score_tolerance=0.0)
+    assert not result.failed() and not result.new, result.lines()
+    assert result.checked == 16 * 3 * 5 * 2  # methods x GT columns x checkpoints x (kendall_tau, mean_score)
