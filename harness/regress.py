@@ -113,9 +113,9 @@ def read_baseline(path: str | Path) -> Baseline:
     return Baseline(table.to_pandas()[BASELINE_SCHEMA.names], tolerance, score_tolerance, meta)
 
 
-def _check_tolerances(*tolerances: float | None) -> None:
+def _check_tolerances(*tolerances: float) -> None:
     for tol in tolerances:
-        if tol is not None and not tol >= 0:
+        if not tol >= 0:  # also rejects NaN
             raise BenchError(f"tolerance must be >= 0, got {tol}")
 
 
@@ -184,17 +184,17 @@ def compare(
         result.checked += 1
         observed = float(f.get(f"{metric}_mean", math.nan))
         higher = higher_is_better(metric)
-        tolerance = result.tolerance_for(metric)
+        tol = result.tolerance_for(metric)
         edge_name, edge = ("CI low", b["ci_low"]) if higher else ("CI high", b["ci_high"])
         if math.isnan(edge):
             edge_name, edge = "mean (1 seed)", b["mean"]
-        limit = edge - tolerance if higher else edge + tolerance
+        limit = edge - tol if higher else edge + tol
         ok = observed >= limit if higher else observed <= limit  # False for NaN
         if not ok:
             sign = "-" if higher else "+"
             result.regressions.append(
                 f"REGRESSION {_cell_name(b)}: {metric} {observed:.4f} (n={int(f['n_seeds'])}) vs baseline "
-                f"{edge_name} {edge:.4f} {sign} tolerance {tolerance:g} = {limit:.4f} "
+                f"{edge_name} {edge:.4f} {sign} tolerance {tol:g} = {limit:.4f} "
                 f"(baseline mean {b['mean']:.4f}, n={int(b['n_seeds'])})"
             )
     for key, checkpoints in missing_cells.items():

@@ -53,7 +53,7 @@ def write_run(
     keys = {"run_id": out.name, "method": method, "space": space, "dataset": dataset, "profile": profile, "seed": seed}
     for cp, (frac, tau) in enumerate(zip(fractions, kt, strict=True)):
         for gt in gt_columns:
-            row = {name: math.nan for name in bundle_columns()}
+            row = {name: math.nan for name in bundle_columns()} | {"mean_score": 50.0}
             row.update(values or {})
             row.update(
                 {
@@ -67,7 +67,6 @@ def write_run(
                     "gt_column": gt,
                     "primary_gt": gt == gt_columns[0],
                     "n_archs": len(archs),
-                    "mean_score": (values or {}).get("mean_score", 50.0),
                     "peak_rss_mb": 100.0 + seed,
                     "diagnostics": "{}",
                     "kendall_tau": tau,
