@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import integrate, stats
-
-from harness.errors import BenchError
-from harness.metrics import column_info
-from harness.reproducibility import REPRODUCING_KEYS
-from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
-from harness.store import RunStore
+from supernet_bench.core.errors import BenchError
+from supernet_bench.metrics import column_info
+from supernet_bench.reproducibility import REPRODUCING_KEYS
+from supernet_bench.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from supernet_bench.store import RunStore
 
 __all__ = [
     "CELL_KEYS",

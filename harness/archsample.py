@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.errors import BenchError, DataError
-from spaces.base import Arch, SearchSpace
+from supernet_bench.core.errors import BenchError, DataError
+from supernet_bench.spaces.base import Arch, SearchSpace
 
 
 def benchmarked(space: SearchSpace, data_dir: Path | None) -> list[Arch] | None:

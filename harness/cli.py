@@ -15,8 +15,7 @@ import sys
 from pathlib import Path
 
 import click
-
-from harness.errors import BenchError
+from supernet_bench.core.errors import BenchError
 
 
 def _fmt(x: float) -> str:
@@ -49,10 +48,10 @@ def cli() -> None:
 )
 def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, resume, quiet, manifest) -> None:
     """Train one method under the protocol and score it at every checkpoint."""
-    from harness.config import RunConfig, resolve_config, validate
-    from harness.protocol import run as run_protocol
-    from harness.store import RunStore
-    from methods import canonical_name
+    from supernet_bench.config import RunConfig, resolve_config, validate
+    from supernet_bench.methods import canonical_name
+    from supernet_bench.protocol import run as run_protocol
+    from supernet_bench.store import RunStore
 
     if manifest is not None:
         recorded = RunStore(manifest.parent if manifest.name == "manifest.json" else manifest).manifest()
@@ -89,8 +88,8 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
 
 def warn_version_drift(recorded: dict[str, str]) -> None:
     """Say so when a --from-manifest rerun cannot reproduce its run bit for bit."""
-    from harness.protocol import versions
-    from harness.reproducibility import version_drift
+    from supernet_bench.protocol import versions
+    from supernet_bench.reproducibility import version_drift
 
     drift = version_drift(recorded, versions())
     if drift:
@@ -108,7 +107,7 @@ def warn_version_drift(recorded: dict[str, str]) -> None:
 def list_(what: str, verbose: bool) -> None:
     """List registered methods, spaces, profiles, metrics, data sets or policies."""
     if what == "methods":
-        from methods import METHODS, method_names
+        from supernet_bench.methods import METHODS, method_names
 
         for name in method_names():
             if verbose and "+" not in name:
@@ -120,30 +119,30 @@ def list_(what: str, verbose: bool) -> None:
             else:
                 click.echo(name)
     elif what == "policies":
-        from methods.policies import POLICIES
+        from supernet_bench.methods.policies import POLICIES
 
         for name, cls in POLICIES.items():
             click.echo(f"{name}: {cls.default_params()}" if verbose else name)
     elif what == "spaces":
-        from spaces import get_space, space_names
+        from supernet_bench.spaces import get_space, space_names
 
         for name in space_names():
             for subset in get_space(name).subsets:
                 label = name if subset == "full" else f"{name}:{subset}"
                 click.echo(f"{label}: {get_space(label).size()} architectures" if verbose else label)
     elif what == "profiles":
-        from harness.config import load_profile, profile_names
+        from supernet_bench.config import load_profile, profile_names
 
         for name in profile_names():
             click.echo(f"{name}: {load_profile(name)[1].get('description', '')}" if verbose else name)
     elif what == "metrics":
-        from harness.metrics import METRICS
+        from supernet_bench.metrics import METRICS
 
         for name, m in METRICS.items():
             arrow = "higher is better" if m.higher_is_better else "lower is better"
             click.echo(f"{name} ({arrow}): {m.description}" if verbose else name)
     elif what == "datasets":
-        from harness.data import DATASETS
+        from supernet_bench.data import DATASETS
 
         for name in DATASETS.names():
             click.echo(name)
@@ -157,8 +156,8 @@ def list_(what: str, verbose: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the metric bundle as JSON.")
 def score(table: Path, space: str, gt: str, data_dir, as_json: bool) -> None:
     """Score any estimator's table (columns `arch`, `score`; higher = better) against the ground truth."""
-    from harness.data import resolve_data_dir
-    from harness.scoring import score_table
+    from supernet_bench.data import resolve_data_dir
+    from supernet_bench.scoring import score_table
 
     result = score_table(table, space, gt, resolve_data_dir(data_dir))
     if as_json:
@@ -223,10 +222,9 @@ def suite(
     failures are listed at the end (exit status 1).
     """
     import pandas as pd
-
-    from harness.executors import EXECUTORS, ExecutorOptions, make_executor
-    from harness.report import markdown_table
-    from harness.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
+    from supernet_bench.executors import EXECUTORS, ExecutorOptions, make_executor
+    from supernet_bench.report import markdown_table
+    from supernet_bench.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
 
     EXECUTORS.get(engine)  # unknown -> did you mean, before anything is planned
     spec = load_suite(suite_file)
@@ -273,9 +271,9 @@ def suite(
 @click.option("--no-references", is_flag=True, help="Leave out reference estimators (hp12, seed-to-seed).")
 def leaderboard_(root: Path, data_dir, parquet, no_references: bool) -> None:
     """Print the leaderboard of the complete runs under ROOT as Markdown."""
-    from harness.aggregate import load_runs, summarize
-    from harness.leaderboard import leaderboard, reference_rows, write_leaderboard
-    from harness.report import leaderboard_markdown
+    from supernet_bench.aggregate import load_runs, summarize
+    from supernet_bench.leaderboard import leaderboard, reference_rows, write_leaderboard
+    from supernet_bench.report import leaderboard_markdown
 
     runs = load_runs(root)
     refs, notes = (None, []) if no_references else reference_rows(runs, data_dir)
@@ -295,7 +293,7 @@ def leaderboard_(root: Path, data_dir, parquet, no_references: bool) -> None:
 @click.option("--title", default=None, help="Page title.")
 def report(root: Path, out: Path, data_dir, title) -> None:
     """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT."""
-    from harness.report import build_report
+    from supernet_bench.report import build_report
 
     result = build_report(root, out, data_dir=data_dir, title=title)
     click.echo(f"report: {out / 'index.html'} and {out / 'leaderboard.md'}")
@@ -324,7 +322,7 @@ def report(root: Path, out: Path, data_dir, title) -> None:
 @click.option("--allow-missing", is_flag=True, help="Report baseline methods absent from ROOT without failing.")
 def regress(root: Path, against, write_baseline, tolerance, score_tolerance, allow_missing: bool) -> None:
     """Check the runs under ROOT against a Kendall-tau baseline (exit 1 on a regression), or write one."""
-    from harness import regress as R
+    from supernet_bench import regress as R
 
     if (against is None) == (write_baseline is None):
         raise click.UsageError("give exactly one of --against FILE or --write-baseline FILE")
@@ -367,8 +365,8 @@ def data() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def data_fetch(name: str, data_dir, base_url, tries: int, quiet: bool) -> None:
     """Download benchmark NAME (see `data check`), verify its checksum, unpack and convert it."""
-    from harness.data import resolve_data_dir
-    from harness.fetch import fetch
+    from supernet_bench.data import resolve_data_dir
+    from supernet_bench.fetch import fetch
 
     root = resolve_data_dir(data_dir)
     records = fetch(name, root, base_url=base_url, tries=tries, progress=False if quiet else None, log=click.echo)
@@ -382,8 +380,8 @@ def data_fetch(name: str, data_dir, base_url, tries: int, quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def data_check(data_dir, as_json: bool) -> None:
     """For every benchmark: present/missing, its files with sha256, and its version."""
-    from harness.data import resolve_data_dir
-    from harness.fetch import check, format_check
+    from supernet_bench.data import resolve_data_dir
+    from supernet_bench.fetch import check, format_check
 
     records = check(resolve_data_dir(data_dir))
     if as_json:
@@ -417,8 +415,8 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     ground truth, write parquet, the leaderboard and figures, and print where they are."""
     if ctx.invoked_subcommand is not None:
         return
-    from harness.demo_benchmark import run_demo
-    from methods import canonical_name
+    from supernet_bench.demo_benchmark import run_demo
+    from supernet_bench.methods import canonical_name
 
     names = tuple(canonical_name(m.strip()) for m in methods.split(",") if m.strip())
     if not names:
@@ -447,7 +445,7 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
 )
 def demo_build_gt(out: Path, epochs, workers: int) -> None:
     """Train every NB201 conv3-pool arch stand-alone on demo-shapes (2 seeds) and write the demo GT table."""
-    from harness import demo_benchmark as B
+    from supernet_bench import demo_benchmark as B
 
     B.build_ground_truth(out, epochs=B.EPOCHS if epochs is None else epochs, workers=workers, log=click.echo)
     click.echo(f"wrote {out}; seed-to-seed Kendall tau {B.noise_ceiling(out):.3f}")

@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BenchError, UnknownNameError
-from harness.registry import Registry
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.registry import Registry
 
 _SECTIONS = ("run", "data", "supernet", "eval", "methods", "policies")
 
@@ -68,7 +68,7 @@ PROFILES: Registry[Path] = Registry("profile")
 def _register_shipped_profiles() -> None:
     if PROFILES.names():
         return
-    folder = resources.files("harness") / "profiles"
+    folder = resources.files("supernet_bench") / "profiles"
     for entry in folder.iterdir():
         if entry.name.endswith(".toml"):
             PROFILES.register(entry.name[: -len(".toml")], Path(str(entry)))
@@ -175,7 +175,7 @@ def validate(config: RunConfig) -> None:
         raise BenchError(f"run.checkpoints must be increasing fractions in [0, 1], got {cps}")
     if cps[-1] != 1:
         raise BenchError("run.checkpoints must end at 1.0 (the full budget)")
-    from harness.evaluation import BN_MODES, SCORES  # local: evaluation imports torch
+    from supernet_bench.evaluation import BN_MODES, SCORES  # local: evaluation imports torch
 
     if config.eval["bn_mode"] not in BN_MODES:
         raise UnknownNameError(f"Unknown BN mode {config.eval['bn_mode']!r}. Available: {', '.join(BN_MODES)}")

@@ -30,10 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from harness.errors import BenchError, DataError
-from harness.ground_truth import sha256_file
-from harness.registry import Registry
+from supernet_bench.core.errors import BenchError, DataError
+from supernet_bench.core.ground_truth import sha256_file
+from supernet_bench.core.registry import Registry
 
 DATA_ENV = "SUPERNET_BENCH_DATA"
 
@@ -308,7 +307,7 @@ def load_imagenet16_120(data_dir: Path, split: str) -> ImageDataset:
 def load_demo_shapes(data_dir: Path, split: str) -> ImageDataset:
     """The demo's own task (harness/demo_data.py): 10 classes of 16x16 procedural patterns, generated
     deterministically in code (2,000 train / 1,000 test images); ``data_dir`` is not read."""
-    from harness import demo_data
+    from supernet_bench import demo_data
 
     images, labels = demo_data.generate(split)
     return ImageDataset(

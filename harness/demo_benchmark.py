@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-
-from harness import data as D
+from supernet_bench import data as D
 
 DATASET = "demo-shapes"
 SPACE = "nb201:conv3-pool"
 PROFILE = "demo"
 GT_RESOURCE = "demo/nb201-demo-shapes.csv"  # inside the harness package
-GT_SOURCE = f"package:harness/{GT_RESOURCE}"
+GT_SOURCE = f"package:supernet_bench/{GT_RESOURCE}"
 SEEDS = (0, 1)
 METHODS = ("spos", "fairnas", "close-s", "spos+calr+ms")
 
@@ -55,14 +54,14 @@ MEAN_COLUMN = f"{DATASET}_test_mean"
 
 def gt_path() -> Path:
     """The shipped ground-truth table."""
-    return Path(str(resources.files("harness") / GT_RESOURCE))
+    return Path(str(resources.files("supernet_bench") / GT_RESOURCE))
 
 
 def train_standalone(
     arch: tuple[int, ...], seed: int, train: D.ImageDataset, test: D.ImageDataset, epochs: int = EPOCHS
 ) -> float:
     """Test accuracy (%) of `arch` trained from scratch: SGD + Nesterov, cosine LR, no augmentation."""
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     torch.manual_seed(seed)
     net = get_space(SPACE).build_supernet(train.num_classes, **NETWORK)
@@ -93,7 +92,7 @@ def _demo_data() -> tuple[D.ImageDataset, D.ImageDataset]:
 
 def _train_task(task: tuple[str, int, int]) -> float:
     """One (arch, seed, epochs) training in a fresh single-threaded process state."""
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     torch.set_num_threads(1)
     name, seed, epochs = task
@@ -114,7 +113,7 @@ def build_ground_truth(
     Each training is single-threaded and seeded by (seed) alone, so `workers` (local processes) changes
     the wall time, not the table.
     """
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     space = get_space(SPACE)
     names = [space.encode(a) for a in space.enumerate()] if archs is None else list(archs)
@@ -172,8 +171,8 @@ def run_demo(
     an empty folder ``<out>/data`` as their data directory. Returns the paths written, the noise
     ceiling, the suite outcomes and the wall time.
     """
-    from harness.report import build_report
-    from harness.suite import FAILED, Suite, plan, run_suite
+    from supernet_bench.report import build_report
+    from supernet_bench.suite import FAILED, Suite, plan, run_suite
 
     start = time.perf_counter()
     out = Path(out)

@@ -13,10 +13,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from methods.base import Method
-from spaces.base import Arch
-from spaces.forward_cache import forward_caching
+from supernet_bench.methods.base import Method
+from supernet_bench.spaces.base import Arch
+from supernet_bench.spaces.forward_cache import forward_caching
 
 BN_MODES = ("recalibrate", "ema", "batch-stats", "train-mode")
 """recalibrate: reset running stats, cumulative average over the recalibration batches, eval mode (SPOS).

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BenchError
-from harness.registry import Registry
+from supernet_bench.core.errors import BenchError
+from supernet_bench.core.registry import Registry
 
 LOG_FOLDER = ".submitit"  # under the results root: job scripts, pickles and logs of submitit jobs
 

@@ -33,9 +33,9 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
-from harness.datasets_catalog import CATALOG, Benchmark, Resource
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import sha256_file
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import sha256_file
+from supernet_bench.datasets_catalog import CATALOG, Benchmark, Resource
 
 MIRROR_ENV = "SUPERNET_BENCH_MIRROR"
 CHUNK = 1 << 16
@@ -282,8 +282,8 @@ def _post_extract(arg: str, path: Path, data_dir: Path, log: Log) -> None:
 
 
 def _post_macro_parquet(arg: str, path: Path, data_dir: Path, log: Log) -> None:
-    from spaces.macro.ground_truth import load_macro_ground_truth
-    from spaces.macro.space import GT_COLUMNS
+    from supernet_bench.spaces.macro.ground_truth import load_macro_ground_truth
+    from supernet_bench.spaces.macro.space import GT_COLUMNS
 
     for column in GT_COLUMNS:
         out = path.with_name(f"{path.stem}.{column}.parquet")
@@ -301,8 +301,8 @@ def _post_nb201_parquet(arg: str, path: Path, data_dir: Path, log: Log) -> None:
             "(pip install supernet-bench[nb201-api]), then run `supernet-bench data fetch nb201` again"
         )
         return
-    from spaces.nb201.ground_truth import load_nb201_ground_truth
-    from spaces.nb201.space import GT_COLUMNS
+    from supernet_bench.spaces.nb201.ground_truth import load_nb201_ground_truth
+    from supernet_bench.spaces.nb201.space import GT_COLUMNS
 
     for column in GT_COLUMNS:
         out = path.parent / f"{column}.parquet"
@@ -443,7 +443,7 @@ def _files_under(path: Path, limit: int = 2000) -> list[Path]:
 
 
 def _pickle_rows(path: Path, label_key: str) -> int:
-    from harness.data import _read_pickle
+    from supernet_bench.data import _read_pickle
 
     obj = _read_pickle(path)
     labels = obj.get(label_key)
@@ -504,7 +504,7 @@ def _probe_nb301(paths: list[Path]) -> str:
 
 def _probe_nds(paths: list[Path]) -> str:
     """Which NDS design spaces (file stems) are present, and which harness spaces they serve."""
-    from spaces.nds.design import RESNET, RESNEXT_A  # the file names live with the design spaces
+    from supernet_bench.spaces.nds.design import RESNET, RESNEXT_A  # the file names live with the design spaces
 
     names = sorted({p.name for p in paths if not p.name.startswith("._")})  # skip macOS AppleDouble files
     parts = []

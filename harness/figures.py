@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-
-from harness.aggregate import KT
-from harness.leaderboard import METHOD, REFERENCE, RankSummary
+from supernet_bench.aggregate import KT
+from supernet_bench.leaderboard import METHOD, REFERENCE, RankSummary
 
 CURVE_PANELS = ((KT, "Kendall tau"), ("p_at_top_5pct", "P@top-5%"))
 RD_COLUMNS = tuple(f"rd_group{g}" for g in range(1, 6))

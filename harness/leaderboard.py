@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy import stats
-
-from harness.aggregate import (
+from supernet_bench.aggregate import (
     GROUP_KEYS,
     KT,
     KT_AUC,
@@ -34,10 +33,10 @@ from harness.aggregate import (
     group_slug,
     higher_is_better,
 )
-from harness.atomic import atomic_write_table
-from harness.metrics import compute_bundle
-from harness.registry import Registry
-from harness.schema import METRICS_SCHEMA
+from supernet_bench.core.atomic import atomic_write_table
+from supernet_bench.core.registry import Registry
+from supernet_bench.metrics import compute_bundle
+from supernet_bench.schema import METRICS_SCHEMA
 
 METHOD, REFERENCE = "method", "reference"  # values of the `kind` column
 
@@ -98,7 +97,7 @@ def nb201_hp12_training(req: ReferenceRequest) -> list[dict[str, Any]]:
     suffix = "_hp200"
     if not req.gt_column.endswith(suffix) or len(req.archs) < 2:
         return []
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     proxy_column = req.gt_column[: -len(suffix)] + "_hp12"
     space = get_space(req.space)
@@ -119,7 +118,7 @@ def nb201_hp12_training(req: ReferenceRequest) -> list[dict[str, Any]]:
 def macro_seed_to_seed(req: ReferenceRequest) -> list[dict[str, Any]]:
     """The Kendall tau between independent stand-alone trainings: the practical ceiling on Macro."""
     try:  # written alongside this module; a tree without it just has no reference line
-        from spaces.macro.ground_truth import seed_to_seed_kendall_tau
+        from supernet_bench.spaces.macro.ground_truth import seed_to_seed_kendall_tau
     except ImportError:
         return []
     value = seed_to_seed_kendall_tau(req.data_dir)
@@ -139,8 +138,8 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
     Returns (rows with GROUP_KEYS, method, bundle columns and note; notes on what was skipped and why).
     The architecture sample is the final-checkpoint predictions.parquet sample of the group's runs.
     """
-    from harness.data import resolve_data_dir
-    from harness.errors import BenchError
+    from supernet_bench.core.errors import BenchError
+    from supernet_bench.data import resolve_data_dir
 
     notes: list[str] = []
     try:

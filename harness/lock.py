@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from harness.errors import BenchError
+from supernet_bench.core.errors import BenchError
 
 
 class RunLocked(BenchError):

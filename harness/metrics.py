@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-
-from harness.registry import Registry
+from supernet_bench.core.registry import Registry
 
 __all__ = [
     "BUNDLE",

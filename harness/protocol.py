@@ -19,21 +19,20 @@ from typing import Any
 
 import numpy as np
 import torch
+from supernet_bench import data as D
+from supernet_bench.allocator import keep_freed_memory
+from supernet_bench.archsample import sample_digest, select_archs
+from supernet_bench.budget import Budget
+from supernet_bench.config import RunConfig
+from supernet_bench.core.errors import BenchError
+from supernet_bench.evaluation import score_architectures
+from supernet_bench.lock import DirLock
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.metrics import compute_bundle
+from supernet_bench.spaces import get_space
+from supernet_bench.store import RunStore
 from tqdm.auto import tqdm
-
-from harness import data as D
-from harness.allocator import keep_freed_memory
-from harness.archsample import sample_digest, select_archs
-from harness.budget import Budget
-from harness.config import RunConfig
-from harness.errors import BenchError
-from harness.evaluation import score_architectures
-from harness.lock import DirLock
-from harness.metrics import compute_bundle
-from harness.store import RunStore
-from methods import create_method
-from methods.base import TrainContext
-from spaces import get_space
 
 PACKAGE_VERSION = "0.1.0"
 
@@ -79,7 +78,7 @@ def resolve_gt_source(text: str | None) -> Path | None:
     """``eval.gt_source``: a ground-truth file for the space's importer instead of the data folder's.
 
     ``package:<pkg>/<path>`` names a file shipped inside an installed package (the demo's own table,
-    ``package:harness/demo/nb201-demo-shapes.csv``); anything else is a file path. None when unset.
+    ``package:supernet_bench/demo/nb201-demo-shapes.csv``); anything else is a file path. None when unset.
     """
     if not text:
         return None
@@ -87,6 +86,7 @@ def resolve_gt_source(text: str | None) -> Path | None:
         from importlib import resources
 
         package, _, inner = text[len("package:") :].partition("/")
+        package = {"harness": "supernet_bench"}.get(package, package)  # manifests written before the namespace
         try:
             path = Path(str(resources.files(package) / inner))
         except ModuleNotFoundError:

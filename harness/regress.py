@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-
-from harness.aggregate import CELL_KEYS, GROUP_KEYS, KT, MEAN_SCORE, higher_is_better, load_runs, summarize
-from harness.atomic import atomic_write_table
-from harness.errors import BenchError
-from harness.schema import METRICS_SCHEMA
-from harness.store import read_table
+from supernet_bench.aggregate import CELL_KEYS, GROUP_KEYS, KT, MEAN_SCORE, higher_is_better, load_runs, summarize
+from supernet_bench.core.atomic import atomic_write_table
+from supernet_bench.core.errors import BenchError
+from supernet_bench.schema import METRICS_SCHEMA
+from supernet_bench.store import read_table
 
 DEFAULT_TOLERANCE = 0.05  # Kendall tau
 DEFAULT_SCORE_TOLERANCE = 1.0  # mean supernet accuracy, percentage points (seed std 0.1-1.4 under proxy)

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-from harness.aggregate import (
+from supernet_bench.aggregate import (
     KT,
     KT_AUC,
     WALL,
@@ -36,8 +35,8 @@ from harness.aggregate import (
     select_group,
     summarize,
 )
-from harness.atomic import atomic_write_table, atomic_write_text
-from harness.leaderboard import (
+from supernet_bench.core.atomic import atomic_write_table, atomic_write_text
+from supernet_bench.leaderboard import (
     REFERENCE,
     RankSummary,
     leaderboard,
@@ -45,7 +44,7 @@ from harness.leaderboard import (
     reference_rows,
     write_leaderboard,
 )
-from harness.signal import signal_rows
+from supernet_bench.signal import signal_rows
 
 # ----------------------------------------------------------------------------------------------------------
 # formatting
@@ -378,7 +377,7 @@ def build_report(
     root: str | Path, out: str | Path, data_dir: str | Path | None = None, title: str | None = None
 ) -> Report:
     """Aggregate every complete run under ``root`` and write the report files into ``out``."""
-    from harness import figures as F
+    from supernet_bench import figures as F
 
     root, out = Path(root), Path(out)
     runs = load_runs(root)

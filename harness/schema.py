@@ -11,8 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
-
-from harness.metrics import bundle_columns
+from supernet_bench.metrics import bundle_columns
 
 RUN_KEYS = [
     pa.field("run_id", pa.string()),  # directory name of the run

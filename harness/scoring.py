@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.errors import BenchError, DataError
-from harness.metrics import compute_bundle
-from spaces import get_space
+from supernet_bench.core.errors import BenchError, DataError
+from supernet_bench.metrics import compute_bundle
+from supernet_bench.spaces import get_space
 
 
 def read_prediction_table(path: Path) -> pd.DataFrame:

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
-
-from harness.aggregate import GROUP_KEYS, KT, RUN_PATH, groups, select_group
+from supernet_bench.aggregate import GROUP_KEYS, KT, RUN_PATH, groups, select_group
 
 PREDICTION_KEYS = ["space", "dataset", "profile", "method"]  # predictions do not depend on the GT column
 

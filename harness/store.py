@@ -13,10 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
-
-from harness.atomic import atomic_save_torch, atomic_write_json, atomic_write_table
-from harness.errors import BenchError
-from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from supernet_bench.core.atomic import atomic_write, atomic_write_json, atomic_write_table
+from supernet_bench.core.errors import BenchError
+from supernet_bench.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
@@ -63,7 +62,7 @@ class RunStore:
         atomic_write_table(pa.Table.from_pylist(prediction_rows, schema=PREDICTIONS_SCHEMA), self.root / PREDICTIONS)
 
     def save_state(self, state: dict[str, Any]) -> None:
-        atomic_save_torch(state, self.root / STATE)
+        atomic_write(self.root / STATE, lambda tmp: torch.save(state, tmp))
 
     def load_state(self) -> dict[str, Any]:
         try:

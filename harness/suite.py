@@ -38,11 +38,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.config import RunConfig, resolve_config
-from harness.errors import BenchError, UnknownNameError
-from harness.lock import RunLocked
-from harness.registry import Registry
-from harness.store import RunStore
+from supernet_bench.config import RunConfig, resolve_config
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.registry import Registry
+from supernet_bench.lock import RunLocked
+from supernet_bench.store import RunStore
 
 # ----------------------------------------------------------------------------------------------------------
 # suite files
@@ -55,7 +55,7 @@ SUITES: Registry[Path] = Registry("suite")
 def _register_shipped_suites() -> None:
     if SUITES.names():
         return
-    for entry in (resources.files("harness") / "suites").iterdir():
+    for entry in (resources.files("supernet_bench") / "suites").iterdir():
         if entry.name.endswith(".toml"):
             SUITES.register(entry.name[: -len(".toml")], Path(str(entry)))
 
@@ -173,7 +173,7 @@ def run_dir(root: str | Path, config: RunConfig) -> Path:
 
 def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable[str] = ()) -> list[RunTask]:
     """Resolve every run's config up front, so a typo fails before anything trains."""
-    from methods import canonical_name
+    from supernet_bench.methods import canonical_name
 
     root = Path(root if root is not None else suite.out)
     overrides = [*suite.overrides, *extra_overrides]
@@ -201,8 +201,8 @@ def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable
 
 
 def _check_names(tasks: list[RunTask]) -> None:
-    from harness.data import DATASETS
-    from spaces import get_space
+    from supernet_bench.data import DATASETS
+    from supernet_bench.spaces import get_space
 
     for task in tasks:
         get_space(task.config.space)  # unknown space / subset -> "did you mean"
@@ -233,7 +233,7 @@ def _normalized(config: RunConfig) -> dict[str, Any]:
 
 
 def _final_kt(store: RunStore) -> float:
-    from harness.aggregate import KT
+    from supernet_bench.aggregate import KT
 
     table = store.read_metrics().to_pandas()
     table = table[table["primary_gt"]]
@@ -244,7 +244,7 @@ def _final_kt(store: RunStore) -> float:
 
 def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunOutcome:
     """Run (or skip, or resume) one task; never raises for a failure of the run itself."""
-    from harness import protocol
+    from supernet_bench import protocol
 
     store = RunStore(task.out)
     start = time.perf_counter()
@@ -287,7 +287,7 @@ def run_suite(
     processes, safe with torch). ``executor`` overrides both. ``on_outcome(done, total, outcome)`` is
     called as each run finishes.
     """
-    from harness.data import resolve_data_dir
+    from supernet_bench.data import resolve_data_dir
 
     data = str(resolve_data_dir(data_dir))  # fail before anything starts, and give workers a plain path
     total = len(tasks)

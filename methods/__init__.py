@@ -12,10 +12,10 @@ import pkgutil
 from importlib.metadata import entry_points
 from typing import Any
 
-from harness.errors import BenchError, UnknownNameError
-from harness.registry import Registry
-from methods.base import Method
-from methods.policies import POLICIES, Policy
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.registry import Registry
+from supernet_bench.methods.base import Method
+from supernet_bench.methods.policies import POLICIES, Policy
 
 METHODS: Registry[type[Method]] = Registry("method", base=Method)
 SHARED_TABLE = "all"  # [methods.all] in a profile: hyperparameters shared by every method

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 import torch.nn as nn
-
-from spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 
 @dataclass

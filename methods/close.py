@@ -40,15 +40,19 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import Method, ScoringModel, TrainContext
-from methods.close_gate import Gate, cell_dag, gumbel_straight_through
-from methods.single_path import SinglePathTrainer
-from spaces.base import Arch, OpMask, SearchSpace
-from spaces.glow import WIT_MODES, GlowWeights
-from spaces.interval_glow import CL_CRITERIA, SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import Method, ScoringModel, TrainContext
+from supernet_bench.methods.close_gate import Gate, cell_dag, gumbel_straight_through
+from supernet_bench.methods.single_path import SinglePathTrainer
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.glow import WIT_MODES, GlowWeights
+from supernet_bench.spaces.interval_glow import (
+    CL_CRITERIA,
+    SHARING_EXTENT_COUNTING_INTERVAL,
+    IntervalGlowWeights,
+    positions_of,
+)
 
 LR_SCHEDULES = ("plateau", "cosine")
 EVAL_ASSIGNMENTS = ("argmax", "sampled")

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from spaces.base import SearchSpace
+from supernet_bench.spaces.base import SearchSpace
 
 
 @dataclass(frozen=True)

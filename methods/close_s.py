@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import ScoringModel, TrainContext
-from methods.close import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import ScoringModel, TrainContext
+from supernet_bench.methods.close import (
     LR_SCHEDULES,
     SHARING_EXTENT_COUNTING,
     CloseTraining,
@@ -37,10 +36,10 @@ from methods.close import (
     space_stages,
     step_at,
 )
-from methods.close_gate import cell_dag
-from spaces.base import Arch
-from spaces.glow import WIT_MODES, GlowWeights
-from spaces.interval_glow import SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
+from supernet_bench.methods.close_gate import cell_dag
+from supernet_bench.spaces.base import Arch
+from supernet_bench.spaces.glow import WIT_MODES, GlowWeights
+from supernet_bench.spaces.interval_glow import SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
 
 
 @register_method("close-s")

@@ -28,12 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import TrainContext
-from methods.single_path import SPOS
-from spaces.conditional import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.methods.single_path import SPOS
+from supernet_bench.spaces.conditional import (
     ConditionalWeights,
     conditional_weights_factory,
     copy_state,

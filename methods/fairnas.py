@@ -3,8 +3,8 @@ once, gradients accumulated on the same batch, one optimizer step; m passes char
 
 from __future__ import annotations
 
-from methods import register_method
-from methods.single_path import SPOS
+from supernet_bench.methods import register_method
+from supernet_bench.methods.single_path import SPOS
 
 
 @register_method("fairnas")

@@ -26,11 +26,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import ScoringModel, TrainContext, mask_with
-from methods.single_path import SPOS, SinglePathTrainer
-from spaces.base import Arch
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import ScoringModel, TrainContext, mask_with
+from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
+from supernet_bench.spaces.base import Arch
 
 INITS = ("inherit", "scratch")
 

@@ -47,13 +47,12 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import ScoringModel, TrainContext
-from methods.mincut import balanced_mincut
-from methods.single_path import SPOS, SinglePathTrainer
-from spaces.base import Arch, OpMask
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import ScoringModel, TrainContext
+from supernet_bench.methods.mincut import balanced_mincut
+from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
+from supernet_bench.spaces.base import Arch, OpMask
 
 GM_AVERAGES = ("distance", "gradient")
 LEAF_LR_HORIZONS = ("leaf", "lineage")

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-
-from harness.errors import BenchError
+from supernet_bench.core.errors import BenchError
 
 KINDS = ("similarity", "distance")
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 
 def uniform_paths(space: SearchSpace, rng: np.random.Generator, mask: OpMask) -> list[Arch]:

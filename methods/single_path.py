@@ -13,15 +13,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from harness.errors import BenchError
-from methods import register_method
-from methods.base import Method, ScoringModel, TrainContext, mask_with
-from methods.policies import Policy
-from methods.policies.calr import CaLR
-from methods.policies.ms import MomentumSeparation
-from methods.sampling import SAMPLERS
-from spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import register_method
+from supernet_bench.methods.base import Method, ScoringModel, TrainContext, mask_with
+from supernet_bench.methods.policies import Policy
+from supernet_bench.methods.policies.calr import CaLR
+from supernet_bench.methods.policies.ms import MomentumSeparation
+from supernet_bench.methods.sampling import SAMPLERS
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 LR_SCHEDULES = ("cosine", "constant")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from harness.registry import Registry
-from spaces.base import Arch, OpMask, SearchSpace, Slot
+from supernet_bench.core.registry import Registry
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot
 
 SPACES: Registry[type[SearchSpace]] = Registry("space", base=SearchSpace)
 register_space = SPACES.register

@@ -1,9 +1,4 @@
-"""The search-space interface every space implements, and the op-mask type methods sample within.
-
-An architecture is an immutable tuple of op indices, one per decision slot (NB201: 6 edges;
-Macro: 8 layers). Indices refer to the slot's full op list, so a subset space (e.g. NB201
-`no-zero`) only narrows `allowed`, never renumbers ops.
-"""
+"""The search-space interface every space implements (architecture types live in core.arch)."""
 
 from __future__ import annotations
 
@@ -12,35 +7,15 @@ import inspect
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-
-from harness.errors import BenchError
+from supernet_bench.core.arch import Arch, OpMask, Slot, shorten
+from supernet_bench.core.errors import BenchError
 
 if TYPE_CHECKING:
     import torch.nn as nn
-
-    from harness.ground_truth import GroundTruth
-
-Arch = tuple[int, ...]
-OpMask = tuple[frozenset[int], ...]
-"""Allowed op indices per slot. Methods (Few-Shot, GM-NAS) train sub-supernets on narrower masks."""
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One decision: a name (NB201 edge `2<-1`, Macro `layer3`) and its candidate op names."""
-
-    name: str
-    ops: tuple[str, ...]
-
-
-def shorten(value: object, limit: int = 120) -> str:
-    """repr() cut to `limit` characters, for error messages that quote user input."""
-    r = repr(value)
-    return r if len(r) <= limit else r[: limit - 3] + "..."
+    from supernet_bench.core.ground_truth import GroundTruth
 
 
 class SearchSpace(ABC):

@@ -23,10 +23,9 @@ from functools import partial
 
 import torch
 import torch.nn as nn
-
-from harness.errors import BenchError
-from spaces.base import OpMask, SearchSpace
-from spaces.weights import OpFactory, OpWeights
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces.base import OpMask, SearchSpace
+from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 Dependencies = dict[int, tuple[int, ...]]
 

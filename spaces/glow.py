@@ -30,8 +30,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-
-from spaces.weights import OpFactory, OpWeights
+from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 WIT_MODES = ("copy", "additive")
 

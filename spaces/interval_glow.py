@@ -35,9 +35,8 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-
-from spaces.glow import WIT_MODES
-from spaces.weights import OpFactory, OpWeights
+from supernet_bench.spaces.glow import WIT_MODES
+from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 CL_CRITERIA = ("pre", "max")
 SHARING_EXTENT_COUNTING_INTERVAL = (

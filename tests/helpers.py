@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from methods.base import TrainContext
-from spaces import get_space
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space
 
 TINY_SUPERNET = {"C": 4, "N": 1}
 TINY_OVERRIDES = [

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from supernet_bench.cli import main
 
-from harness.cli import main
 from tests.helpers import TINY_OVERRIDES
 
 TINY = [x for o in TINY_OVERRIDES for x in ("--set", o)]
@@ -207,7 +207,10 @@ def test_list_commands(capsys):
 
 def test_console_script_has_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--method", "nope"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "supernet_bench.cli", "run", "--method", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
@@ -225,7 +228,7 @@ def test_score_keeps_leading_zeros_of_macro_archs(tmp_path, data_dir, capsys):
 
 
 def test_profile_of_another_space_is_one_clear_error(tmp_path, capsys):
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     with pytest.raises(Exception, match="unknown supernet option.*width_mult"):
         get_space("nb201").build_supernet(10, width_mult=0.5)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
-
-from harness import demo_benchmark as B
-from harness import demo_data
-from harness.cli import main
-from harness.data import load_dataset
-from harness.protocol import resolve_gt_source
-from spaces import get_space
+from supernet_bench import demo_benchmark as B
+from supernet_bench import demo_data
+from supernet_bench.cli import main
+from supernet_bench.data import load_dataset
+from supernet_bench.protocol import resolve_gt_source
+from supernet_bench.spaces import get_space
 
 
 def test_generator_is_deterministic_and_balanced():

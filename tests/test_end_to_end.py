@@ -6,10 +6,10 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
+from supernet_bench import protocol
+from supernet_bench.config import resolve_config
+from supernet_bench.methods import base_names
 
-from harness import protocol
-from harness.config import resolve_config
-from methods import base_names
 from tests.helpers import TINY_OVERRIDES
 
 MACRO_TINY = [o for o in TINY_OVERRIDES if not o.startswith("supernet.")] + ["supernet.width_mult=0.125"]
@@ -32,7 +32,7 @@ def test_method_runs_on_space(method, space, tmp_path, data_dir):
     metrics = pq.read_table(root / "metrics.parquet").to_pandas()
     assert (metrics.passes.iloc[-1] >= manifest["budget"]["total_passes"]) and metrics.n_archs.eq(8).all()
     preds = pq.read_table(root / "predictions.parquet").to_pandas()
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     sp = get_space(space)
     assert all(sp.contains(sp.decode(a)) for a in preds.arch)  # the sample stays inside the (sub)space

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from harness.registry import Registry
+from supernet_bench.core.registry import Registry
 
 
 class Policy:
@@ -29,4 +29,4 @@ class Policy:
 POLICIES: Registry[type[Policy]] = Registry("policy", base=Policy)
 register_policy = POLICIES.register
 
-from methods.policies import calr, ms  # noqa: E402,F401  (registration; order = name order "calr", "ms")
+from supernet_bench.methods.policies import calr, ms  # noqa: E402,F401  (registration; order = name order "calr", "ms")

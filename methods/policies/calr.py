@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from harness.errors import BenchError
-from methods.policies import Policy, register_policy
-from spaces.base import Arch, SearchSpace
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods.policies import Policy, register_policy
+from supernet_bench.spaces.base import Arch, SearchSpace
 
 _ENUMERATE_LIMIT = 200_000  # larger spaces without `complexity_bounds()` get C_min/C_max from a seeded sample
 

@@ -8,10 +8,9 @@ first layer for sequential spaces); each cluster has its own optimizer momentum 
 from __future__ import annotations
 
 import numpy as np
-
-from harness.errors import BenchError
-from methods.policies import Policy, register_policy
-from spaces.base import OpMask, SearchSpace
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods.policies import Policy, register_policy
+from supernet_bench.spaces.base import OpMask, SearchSpace
 
 
 @register_policy("ms")

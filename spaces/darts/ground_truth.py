@@ -32,10 +32,9 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth, sha256_file
-from spaces.darts.space import CONFIG_PREFIX, EDGES_PER_CELL, GT_COLUMNS, OPS, DartsSpace, arch_to_config
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth, sha256_file
+from supernet_bench.spaces.darts.space import CONFIG_PREFIX, EDGES_PER_CELL, GT_COLUMNS, OPS, DartsSpace, arch_to_config
 
 DEFAULT_SOURCE = Path("nb301") / "nb_models" / "xgb_v1.0"
 MODEL_ENV = "SUPERNET_BENCH_NB301_MODEL"

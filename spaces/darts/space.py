@@ -28,10 +28,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import BenchError, UnknownNameError
-from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.spaces import register_space
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
 
 OPS: tuple[str, ...] = (
     "none",
@@ -390,12 +389,12 @@ class DartsSpace(SearchSpace):
 
     # --- supernet and ground truth -------------------------------------------------------------------------
     def build_supernet(self, num_classes: int, weights_factory=None, **size):
-        from spaces.darts.supernet import DartsSupernet
+        from supernet_bench.spaces.darts.supernet import DartsSupernet
 
         return build_checked(self.label, DartsSupernet, num_classes, weights_factory, size)
 
     def ground_truth(self, column: str, data_dir, source: str | Path | None = None):
-        from spaces.darts.ground_truth import load_nb301_ground_truth
+        from supernet_bench.spaces.darts.ground_truth import load_nb301_ground_truth
 
         return load_nb301_ground_truth(column, data_dir, source=source, space=self)
 

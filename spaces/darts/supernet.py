@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-
-from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
-from spaces.forward_cache import ForwardCache
-from spaces.pointwise import PointwiseConv2d
-from spaces.pooling import BoxAverage
-from spaces.weights import EdgeWeights
+from supernet_bench.spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, NUM_SLOTS, OPS
+from supernet_bench.spaces.forward_cache import ForwardCache
+from supernet_bench.spaces.pointwise import PointwiseConv2d
+from supernet_bench.spaces.pooling import BoxAverage
+from supernet_bench.spaces.weights import EdgeWeights
 
 
 def _bn(c, affine, track):

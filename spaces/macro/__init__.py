@@ -1,5 +1,5 @@
 """NAS-Bench-Macro space (`macro`); importing registers it."""
 
-from spaces.macro.space import OPS, MacroSpace
+from supernet_bench.spaces.macro.space import OPS, MacroSpace
 
 __all__ = ["MacroSpace", "OPS"]

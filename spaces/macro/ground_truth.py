@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy import stats
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth, sha256_file
-from spaces.macro.space import GT_COLUMNS, MacroSpace, encode_arch, parse_arch_string
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth, sha256_file
+from supernet_bench.spaces.macro.space import GT_COLUMNS, MacroSpace, encode_arch, parse_arch_string
 
 DEFAULT_SOURCE = Path("nas-bench-macro") / "nas-bench-macro_cifar10.json"
 NUM_RUNS = 3

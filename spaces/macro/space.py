@@ -15,10 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import BenchError, UnknownNameError
-from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.spaces import register_space
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
 
 OPS: tuple[str, ...] = ("identity", "mb_k3_e3", "mb_k5_e6")
 IDENTITY, MB_K3_E3, MB_K5_E6 = range(3)
@@ -171,12 +170,12 @@ class MacroSpace(SearchSpace):
 
     # --- supernet and ground truth ------------------------------------------------------------------
     def build_supernet(self, num_classes: int, weights_factory=None, **size):
-        from spaces.macro.supernet import MacroSupernet
+        from supernet_bench.spaces.macro.supernet import MacroSupernet
 
         return build_checked(self.label, MacroSupernet, num_classes, weights_factory, size)
 
     def ground_truth(self, column: str, data_dir, source: str | Path | None = None):
-        from spaces.macro.ground_truth import load_macro_ground_truth
+        from supernet_bench.spaces.macro.ground_truth import load_macro_ground_truth
 
         return load_macro_ground_truth(column, data_dir, source=source)
 

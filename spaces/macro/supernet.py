@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-
-from harness.errors import BenchError
-from spaces.forward_cache import ForwardCache
-from spaces.macro.space import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces.forward_cache import ForwardCache
+from supernet_bench.spaces.macro.space import (
     EXPANSION,
     HEAD_CHANNELS,
     IDENTITY,
@@ -25,8 +24,8 @@ from spaces.macro.space import (
     layer_plan,
     scaled,
 )
-from spaces.pointwise import PointwiseConv2d
-from spaces.weights import EdgeWeights
+from supernet_bench.spaces.pointwise import PointwiseConv2d
+from supernet_bench.spaces.weights import EdgeWeights
 
 
 def _bn(c: int, affine: bool, track_running_stats: bool) -> nn.BatchNorm2d:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth, sha256_file
-from spaces.nb201.space import GT_COLUMNS, NB201Space, encode_arch, parse_arch_string
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth, sha256_file
+from supernet_bench.spaces.nb201.space import GT_COLUMNS, NB201Space, encode_arch, parse_arch_string
 
 DEFAULT_SOURCE = Path("nas-bench-201") / "nb201.csv"
 NON_VALUE_COLUMNS = frozenset({"arch", "index", "params_mb", "flops_m", "latency"})

@@ -19,10 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.spaces import register_space
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked, shorten
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
@@ -262,12 +261,12 @@ class NB201Space(SearchSpace):
 
     # --- supernet and ground truth ------------------------------------------------------------------
     def build_supernet(self, num_classes: int, weights_factory=None, **size):
-        from spaces.nb201.supernet import NB201Supernet
+        from supernet_bench.spaces.nb201.supernet import NB201Supernet
 
         return build_checked(self.label, NB201Supernet, num_classes, weights_factory, size)
 
     def ground_truth(self, column: str, data_dir, source: str | Path | None = None):
-        from spaces.nb201.ground_truth import load_nb201_ground_truth
+        from supernet_bench.spaces.nb201.ground_truth import load_nb201_ground_truth
 
         return load_nb201_ground_truth(column, Path(data_dir), source=source, space=self)
 

@@ -12,12 +12,11 @@ from functools import cache
 
 import torch
 import torch.nn as nn
-
-from spaces.folding import can_fold, folded_conv_bn
-from spaces.forward_cache import ForwardCache
-from spaces.nb201.space import EDGES, OPS, SKIP, live_edges
-from spaces.pooling import BoxAverage
-from spaces.weights import EdgeWeights
+from supernet_bench.spaces.folding import can_fold, folded_conv_bn
+from supernet_bench.spaces.forward_cache import ForwardCache
+from supernet_bench.spaces.nb201.space import EDGES, OPS, SKIP, live_edges
+from supernet_bench.spaces.pooling import BoxAverage
+from supernet_bench.spaces.weights import EdgeWeights
 
 
 @cache

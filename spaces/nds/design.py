@@ -28,8 +28,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from harness.errors import BenchError
-from spaces.base import shorten
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces.base import shorten
 
 BASIC, BOTTLENECK = "res_basic_block", "res_bottleneck_block"
 NUM_STAGES = 3

@@ -30,10 +30,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth, sha256_file
-from spaces.nds.design import Design, config_from_net, encode_config, param_count
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth, sha256_file
+from supernet_bench.spaces.nds.design import Design, config_from_net, encode_config, param_count
 
 DATA_FOLDER = "nds"
 DEFINITIONS = {

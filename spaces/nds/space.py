@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-
-from harness.errors import BenchError, UnknownNameError
-from spaces import register_space
-from spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
-from spaces.nds.design import (
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.spaces import register_space
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
+from supernet_bench.spaces.nds.design import (
     NUM_STAGES,
     RESNET,
     RESNEXT_A,
@@ -154,7 +153,7 @@ class NDSSpace(SearchSpace):
         return tuple(range(s * d, (s + 1) * d) for s in range(NUM_STAGES))
 
     def build_supernet(self, num_classes: int, weights_factory=None, **size):
-        from spaces.nds.supernet import supernet_class
+        from supernet_bench.spaces.nds.supernet import supernet_class
 
         return build_checked(self.label, supernet_class(self.design), num_classes, weights_factory, size)
 
@@ -170,7 +169,7 @@ class NDSSpace(SearchSpace):
         return GT_COLUMNS[self.design.name]
 
     def ground_truth(self, column: str, data_dir, source: str | Path | None = None):
-        from spaces.nds.ground_truth import load_nds_ground_truth
+        from supernet_bench.spaces.nds.ground_truth import load_nds_ground_truth
 
         gt = load_nds_ground_truth(self, column, data_dir, source=source)
         archs = frozenset(gt.values)
@@ -182,7 +181,7 @@ class NDSSpace(SearchSpace):
         (the protocol reads the ground truth first), else those of the data folder's main NDS file.
         Archs outside the subset's mask are left out."""
         if self._population is None:
-            from spaces.nds.ground_truth import benchmarked
+            from supernet_bench.spaces.nds.ground_truth import benchmarked
 
             strings = benchmarked(self, data_dir)
         else:

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from harness.errors import BenchError
-from spaces.nds.design import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces.nds.design import (
     BASIC,
     NUM_STAGES,
     RESNET,
@@ -39,8 +38,8 @@ from spaces.nds.design import (
     StageConfig,
     arch_to_config,
 )
-from spaces.pointwise import PointwiseConv2d, subsample
-from spaces.weights import EdgeWeights
+from supernet_bench.spaces.pointwise import PointwiseConv2d, subsample
+from supernet_bench.spaces.weights import EdgeWeights
 
 
 def scaled(channels: int, width_mult: float) -> int:

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from supernet_bench import data as D
+from supernet_bench.allocator import keep_freed_memory
+from supernet_bench.evaluation import score_architectures
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space
 from torch.utils.flop_counter import FlopCounterMode
 
-from harness import data as D
-from harness.allocator import keep_freed_memory
-from harness.evaluation import score_architectures
-from methods import create_method
-from methods.base import TrainContext
-from spaces import get_space
 from tests.bench.reference_nb201 import ReferenceSPOS
 from tests.bench.summary import record_paired, record_rate
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from supernet_bench import data as D
+from supernet_bench.evaluation import score_architecture
+from supernet_bench.methods import create_method
+from supernet_bench.metrics import compute_bundle
+from supernet_bench.spaces import get_space
 
-from harness import data as D
-from harness.evaluation import score_architecture
-from harness.metrics import compute_bundle
-from methods import create_method
-from spaces import get_space
 from tests.bench.summary import record_rate
 from tests.helpers import tiny_context
 

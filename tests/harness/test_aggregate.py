@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from harness import aggregate as A
-from harness.errors import BenchError
-from harness.metrics import bundle_columns
-from harness.schema import METRICS_SCHEMA
-from harness.store import RunStore
+from supernet_bench import aggregate as A
+from supernet_bench.core.errors import BenchError
+from supernet_bench.metrics import bundle_columns
+from supernet_bench.schema import METRICS_SCHEMA
+from supernet_bench.store import RunStore
 
 GT = "cifar10-valid_x-valid_hp200"
 

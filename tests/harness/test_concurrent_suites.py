@@ -27,7 +27,17 @@ def test_two_suites_share_a_root(tmp_path, data_dir):
     suite = tmp_path / "s.toml"
     suite.write_text(SUITE.format(overrides=", ".join(repr(o) for o in TINY_OVERRIDES)))
     root = tmp_path / "root"
-    cmd = [sys.executable, "-m", "harness.cli", "suite", str(suite), "--out", str(root), "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "supernet_bench.cli",
+        "suite",
+        str(suite),
+        "--out",
+        str(root),
+        "--data-dir",
+        str(data_dir),
+    ]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from harness.budget import Budget
-from harness.config import RunConfig, load_profile, parse_override, profile_names, resolve_config
-from harness.errors import BenchError, UnknownNameError
-from harness.registry import Registry
+from supernet_bench.budget import Budget
+from supernet_bench.config import RunConfig, load_profile, parse_override, profile_names, resolve_config
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.registry import Registry
 
 
 def test_shipped_profiles_resolve():
@@ -64,7 +63,7 @@ def test_budget_counts_passes_and_epoch_equivalents():
 
 
 def test_shared_method_table_reaches_every_method_and_specific_tables_win():
-    from methods import create_method
+    from supernet_bench.methods import create_method
 
     config = resolve_config("fairnas", overrides=["methods.fairnas.lr=0.2", "methods.all.grad_clip=1.0"])
     fair = create_method("fairnas", config.method_params())

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from harness.data import (
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import sha256_file
+from supernet_bench.data import (
     CIFAR10_MEAN,
     DATA_ENV,
     DATASETS,
@@ -26,8 +27,6 @@ from harness.data import (
     resolve_data_dir,
     split_dataset,
 )
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import sha256_file
 
 # ---------------------------------------------------------------------------------------------
 # helpers: write tiny files in the official formats

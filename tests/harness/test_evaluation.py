@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from harness.evaluation import BN_MODES, batchnorms, score_architecture
-from spaces.nb201.supernet import NB201Supernet
+from supernet_bench.evaluation import BN_MODES, batchnorms, score_architecture
+from supernet_bench.spaces.nb201.supernet import NB201Supernet
 
 ARCH = (3, 2, 1, 3, 4, 3)
 
@@ -85,7 +84,7 @@ SCORED = [ARCH, (2, 3, 3, 2, 2, 3), (3, 0, 4, 1, 3, 2), ARCH, (3, 2, 3, 3, 1, 4)
 
 
 def fixed_method(net):
-    from methods.base import ScoringModel
+    from supernet_bench.methods.base import ScoringModel
 
     class Fixed:  # the smallest Method: one supernet scores every arch
         def scoring_model(self, arch):
@@ -95,8 +94,8 @@ def fixed_method(net):
 
 
 def score_counting_hits(method, archs, evals, recal, mode):
-    from harness.evaluation import score_architectures
-    from spaces.forward_cache import ForwardCaching
+    from supernet_bench.evaluation import score_architectures
+    from supernet_bench.spaces.forward_cache import ForwardCaching
 
     hits, real_close = [], ForwardCaching.close
 
@@ -144,7 +143,7 @@ def test_forward_cache_keys_follow_glow_blocks():
     """CLOSE: the same op on the same edge in another GLOW block is another computation."""
     from functools import partial
 
-    from spaces.glow import GlowWeights
+    from supernet_bench.spaces.glow import GlowWeights
 
     torch.manual_seed(0)
     net = NB201Supernet(num_classes=10, C=4, N=1, weights_factory=partial(GlowWeights, num_blocks=2))
@@ -168,7 +167,7 @@ def test_archs_are_scored_grouped_by_their_first_choices_and_returned_in_input_o
     """score_architectures visits archs in lexicographic order (so the forward cache's first-cell entries
     are reused before eviction) but returns each score at its arch's input position, equal to scoring it
     alone."""
-    from harness.evaluation import score_architectures
+    from supernet_bench.evaluation import score_architectures
 
     net, evals, recal = setup
     visited = []
@@ -190,8 +189,8 @@ def test_forward_cache_is_exact_when_a_glow_block_serves_several_edges(setup, nu
     accuracy error on some CLOSE archs in a proxy run)."""
     from functools import partial
 
-    from methods.base import ScoringModel
-    from spaces.glow import GlowWeights
+    from supernet_bench.methods.base import ScoringModel
+    from supernet_bench.spaces.glow import GlowWeights
 
     _, evals, recal = setup
     torch.manual_seed(0)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from supernet_bench import executors as E
+from supernet_bench import suite as S
+from supernet_bench.cli import main
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.store import RunStore
 
-from harness import executors as E
-from harness import suite as S
-from harness.cli import main
-from harness.errors import BenchError, UnknownNameError
-from harness.store import RunStore
 from tests.harness.test_suite import write_suite
 from tests.helpers import TINY_OVERRIDES
 

@@ -19,7 +19,7 @@ ARGS = [x for o in TINY_OVERRIDES for x in ("--set", o)] + ["--set", "run.checkp
 
 
 def cli(out, data_dir, *extra):
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--method", "spos", "--quiet", "--out", str(out)]
+    cmd = [sys.executable, "-m", "supernet_bench.cli", "run", "--method", "spos", "--quiet", "--out", str(out)]
     return cmd + ["--data-dir", str(data_dir), *ARGS, *extra]
 
 

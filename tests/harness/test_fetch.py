@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-
-from harness import fetch as F
-from harness.cli import main
-from harness.datasets_catalog import CATALOG, Benchmark, Resource
-from harness.errors import DataError, UnknownNameError
+from supernet_bench import fetch as F
+from supernet_bench.cli import main
+from supernet_bench.core.errors import DataError, UnknownNameError
+from supernet_bench.datasets_catalog import CATALOG, Benchmark, Resource
 
 FAKE_HOST = "https://data.example.org"  # never contacted: every test passes base_url=<local server>
 
@@ -252,7 +251,7 @@ def test_fetch_extracts_and_converts_then_check_reports(tmp_path, server, monkey
         assert main(["data", "fetch", name, "--data-dir", str(tmp_path), "--quiet"]) == 0
     assert (tmp_path / "cifar-10-batches-py" / "test_batch").is_file()
     parquet = tmp_path / "nas-bench-macro" / "nas-bench-macro_cifar10.mean_acc.parquet"
-    from harness.ground_truth import GroundTruth
+    from supernet_bench.core.ground_truth import GroundTruth
 
     gt = GroundTruth.from_parquet(parquet)
     assert len(gt) == 3 and gt.space == "macro"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.ground_truth import GroundTruth, portable_path
+from supernet_bench.core.ground_truth import GroundTruth, portable_path
 
 
 def test_sources_inside_the_data_folder_are_recorded_relative_to_it(tmp_path: Path):

@@ -7,9 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
-from harness import metrics as m
-from harness.errors import UnknownNameError
+from supernet_bench import metrics as m
+from supernet_bench.core.errors import UnknownNameError
 
 # pred [1,2,2,3] vs target [1,3,2,2], pairs (i<j):
 #   (0,1) C  (0,2) C  (0,3) C  (1,2) tied in pred  (1,3) D  (2,3) tied in target

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from supernet_bench import protocol
+from supernet_bench.config import resolve_config
+from supernet_bench.core.errors import BenchError
+from supernet_bench.metrics import bundle_columns
+from supernet_bench.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from supernet_bench.store import RunStore
 
-from harness import protocol
-from harness.config import resolve_config
-from harness.errors import BenchError
-from harness.metrics import bundle_columns
-from harness.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
-from harness.store import RunStore
 from tests.helpers import TINY_OVERRIDES
 
 WALL = {"train_wall_s", "eval_wall_s", "peak_rss_mb"}
@@ -141,9 +141,8 @@ def test_complete_run_is_not_rerun(finished_run, data_dir):
 
 def test_manifest_versions_record_the_cpu_capability():
     import torch
-
-    from harness.protocol import versions
-    from harness.reproducibility import REPRODUCING_KEYS
+    from supernet_bench.protocol import versions
+    from supernet_bench.reproducibility import REPRODUCING_KEYS
 
     assert versions()["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert set(REPRODUCING_KEYS) <= set(versions())
@@ -151,7 +150,7 @@ def test_manifest_versions_record_the_cpu_capability():
 
 def test_rerun_from_manifest_of_other_code_warns(capsys):
     """--from-manifest under another commit: a warning naming both shas (the run itself still proceeds)."""
-    from harness import cli
+    from supernet_bench import cli
 
     cli.warn_version_drift({"git_sha": "0" * 40})
     err = capsys.readouterr().err

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from supernet_bench import regress as R
+from supernet_bench.aggregate import load_runs, summarize
+from supernet_bench.cli import main
+from supernet_bench.core.errors import BenchError
 
-from harness import regress as R
-from harness.aggregate import load_runs, summarize
-from harness.cli import main
-from harness.errors import BenchError
 from tests.harness.test_aggregate import write_run
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,12 +11,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from scipy import stats
+from supernet_bench import aggregate as A
+from supernet_bench import figures as F
+from supernet_bench import leaderboard as L
+from supernet_bench.cli import main
+from supernet_bench.report import build_report, fmt, fmt_ci, fmt_pm, leaderboard_markdown, markdown_table
 
-from harness import aggregate as A
-from harness import figures as F
-from harness import leaderboard as L
-from harness.cli import main
-from harness.report import build_report, fmt, fmt_ci, fmt_pm, leaderboard_markdown, markdown_table
 from tests.harness.test_aggregate import GT, write_run
 
 
@@ -51,8 +51,18 @@ def test_leaderboard_order_follows_mean_kt(three_methods: Path):
 
 def test_references_sit_beside_the_ranked_methods(three_methods: Path, tmp_path: Path):
     refs = pd.DataFrame(
-        [{"space": "nb201", "dataset": "cifar10", "gt_column": GT, "profile": "smoke", "method": "oracle",
-          "kendall_tau": 0.9, "spearman": 0.95, "note": "made up"}]
+        [
+            {
+                "space": "nb201",
+                "dataset": "cifar10",
+                "gt_column": GT,
+                "profile": "smoke",
+                "method": "oracle",
+                "kendall_tau": 0.9,
+                "spearman": 0.95,
+                "note": "made up",
+            }
+        ]
     )
     board = board_of(three_methods, refs)
     assert list(board.kind) == [L.METHOD] * 3 + [L.REFERENCE]
@@ -107,7 +117,11 @@ def test_report_writes_files_and_html(three_methods: Path, tmp_path: Path, no_da
     assert pngs == sorted(f"{kind}_{slug}.png" for kind in ("curves", "final_kt", "rd_groups", "score_vs_gt"))
     assert all((out / "figures" / p).stat().st_size > 1000 for p in pngs)
     assert sorted(p.name for p in (out / "tables").glob("*.md")) == [
-        "ablation.md", "kt_top50.md", "ranks.md", "signal.md", "spearman_top.md"
+        "ablation.md",
+        "kt_top50.md",
+        "ranks.md",
+        "signal.md",
+        "spearman_top.md",
     ]
     page = (out / "index.html").read_text()
     assert page.startswith("<!doctype html>") and "<script>" in page
@@ -140,7 +154,7 @@ def test_cli_report(three_methods: Path, tmp_path: Path, capsys, no_data_env):
 
 @pytest.mark.data
 def test_nb201_hp12_reference_matches_the_table(tmp_path: Path, data_dir: Path, nb201_csv: Path):
-    from spaces import get_space
+    from supernet_bench.spaces import get_space
 
     space = get_space("nb201")
     archs = [space.encode(a) for a in space.sample_distinct(np.random.default_rng(5), 12)]
@@ -159,12 +173,14 @@ def test_nb201_hp12_reference_matches_the_table(tmp_path: Path, data_dir: Path, 
 
 
 def test_macro_reference_is_the_seed_to_seed_ceiling(tmp_path: Path, monkeypatch):
-    import spaces.macro.ground_truth as macro_gt
+    import supernet_bench.spaces.macro.ground_truth as macro_gt
 
     monkeypatch.setattr(macro_gt, "seed_to_seed_kendall_tau", lambda data_dir: {"0-1": 0.87, "mean": 0.88})
     write_run(tmp_path / "r", space="macro", gt_columns=("mean_acc",))
     refs, notes = L.reference_rows(A.load_runs(tmp_path / "r"), tmp_path)
     assert notes == [] and refs.method.tolist() == ["seed-to-seed ceiling"] and refs.kendall_tau.tolist() == [0.88]
-    monkeypatch.setitem(__import__("sys").modules, "spaces.macro.ground_truth", None)  # as if not written yet
+    monkeypatch.setitem(
+        __import__("sys").modules, "supernet_bench.spaces.macro.ground_truth", None
+    )  # as if not written yet
     refs, _ = L.reference_rows(A.load_runs(tmp_path / "r"), tmp_path)
     assert refs.empty

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.reproducibility import version_drift
+from supernet_bench.reproducibility import version_drift
 
 
 def test_version_drift_names_what_differs():

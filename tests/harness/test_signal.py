@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from supernet_bench.report import signal_tables
+from supernet_bench.signal import kendall_null_std, seed_to_seed_tau, signal_rows
 
-from harness.report import signal_tables
-from harness.signal import kendall_null_std, seed_to_seed_tau, signal_rows
 from tests.harness.test_aggregate import GT, write_run
 
 KEYS = {"space": "nb201", "dataset": "cifar10", "profile": "proxy", "method": "spos"}
@@ -81,7 +81,7 @@ def test_report_writes_the_signal_table(tmp_path: Path, monkeypatch):
     root = tmp_path / "runs"
     for seed, final in enumerate((0.3, 0.5)):
         write_run(root, method="spos", seed=seed, kt=(0.1, final), fractions=(0.0, 1.0))
-    from harness.report import build_report
+    from supernet_bench.report import build_report
 
     report = build_report(root, tmp_path / "out")
     text = (tmp_path / "out" / "tables" / "signal.md").read_text()

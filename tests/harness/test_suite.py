@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from supernet_bench import protocol
+from supernet_bench import suite as S
+from supernet_bench.cli import main
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.store import RunStore
 
-from harness import protocol
-from harness import suite as S
-from harness.cli import main
-from harness.errors import BenchError, UnknownNameError
-from harness.store import RunStore
 from tests.harness.test_aggregate import write_run
 from tests.helpers import TINY_OVERRIDES
 
@@ -82,7 +82,7 @@ def test_shipped_suites_load_and_plan(tmp_path: Path):
         "smoke/nb201/cifar10/fairnas/seed1",
     ]
     assert tasks[0].out == tmp_path / tasks[0].label and tasks[0].config.gt == "cifar10-valid_x-valid_hp200"
-    from methods import method_names
+    from supernet_bench.methods import method_names
 
     proxy = S.plan(S.load_suite("proxy"), tmp_path)  # every registered method x 3 seeds
     assert len(proxy) == 3 * len(method_names()) and {t.config.profile for t in proxy} == {"proxy"}
@@ -221,7 +221,7 @@ def test_pool_workers_die_with_the_suite_process(tmp_path: Path):
     script.write_text(
         "import multiprocessing, os, sys, time\n"
         "from concurrent.futures import ProcessPoolExecutor\n"
-        "from harness.suite import die_with_parent\n"
+        "from supernet_bench.suite import die_with_parent\n"
         "if __name__ == '__main__':\n"
         "    ctx = multiprocessing.get_context('spawn')\n"
         "    kw = dict(mp_context=ctx, initializer=die_with_parent, initargs=(os.getpid(),))\n"

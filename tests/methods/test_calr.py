@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from supernet_bench.methods import create_method
+from supernet_bench.methods.policies.calr import CaLR
+from supernet_bench.spaces import get_space
 
-from methods import create_method
-from methods.policies.calr import CaLR
-from spaces import get_space
 from tests.helpers import tiny_context
 
 LR = 0.025

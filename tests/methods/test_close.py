@@ -8,15 +8,14 @@ import itertools
 import numpy as np
 import pytest
 import torch
-
-from harness.errors import BenchError
-from methods import create_method
-from methods.base import TrainContext
-from methods.close import PlateauLR, step_at
-from methods.close_gate import Gate, cell_dag
-from spaces.glow import GlowWeights
-from spaces.nb201 import NB201Space
-from spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.methods.close import PlateauLR, step_at
+from supernet_bench.methods.close_gate import Gate, cell_dag
+from supernet_bench.spaces.glow import GlowWeights
+from supernet_bench.spaces.nb201 import NB201Space
+from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 
 TINY_GATE = dict(gate_op_dim=8, gate_node_dim=8, gate_hid_dim=8, gate_gcn_dims=[8, 8], gate_mlp_dims=[16, 16])
 

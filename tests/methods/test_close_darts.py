@@ -8,12 +8,12 @@ from functools import partial
 
 import numpy as np
 import torch
+from supernet_bench.methods import create_method
+from supernet_bench.methods.close import edges_in_archs
+from supernet_bench.methods.close_gate import Gate, GatesEmbedder, cell_dag
+from supernet_bench.spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, OPS, DartsSpace
+from supernet_bench.spaces.glow import GlowWeights
 
-from methods import create_method
-from methods.close import edges_in_archs
-from methods.close_gate import Gate, GatesEmbedder, cell_dag
-from spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, OPS, DartsSpace
-from spaces.glow import GlowWeights
 from tests.methods.test_close import TINY_GATE, make_ctx, perturb_bn
 
 SPACE = DartsSpace()

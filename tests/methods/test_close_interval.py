@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.interval_glow import IntervalGlowWeights
 
-from methods import create_method
-from methods.base import TrainContext
-from spaces import get_space
-from spaces.interval_glow import IntervalGlowWeights
 from tests.methods.test_close import FakeBatches, params_equal, perturb_bn, scores
 
 MACRO_ARCHS = [
@@ -254,7 +254,7 @@ def test_close_s_on_macro_splits_every_position_at_the_switch():
 @pytest.mark.data
 @pytest.mark.parametrize("method", ["close", "close-s"])
 def test_cli_run_on_macro_smoke(method, tmp_path, data_dir):
-    from harness.cli import main
+    from supernet_bench.cli import main
 
     out = tmp_path / "run"
     tiny = ["--set", "supernet.width_mult=0.125", "--set", "run.threads=1"]

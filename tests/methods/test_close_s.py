@@ -6,9 +6,9 @@ import copy
 
 import pytest
 import torch
+from supernet_bench.methods import create_method
+from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 
-from methods import create_method
-from spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 from tests.methods.test_close import ARCHS, make_ctx, params_equal, scores
 
 

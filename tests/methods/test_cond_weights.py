@@ -12,13 +12,12 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from harness.errors import BenchError
-from methods import create_method
-from methods.base import TrainContext
-from spaces import get_space, space_names
-from spaces.base import Slot
-from spaces.conditional import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space, space_names
+from supernet_bench.spaces.base import Slot
+from supernet_bench.spaces.conditional import (
     DEFAULT_DEPENDENCIES,
     ConditionalWeights,
     conditional_weights_factory,
@@ -26,7 +25,8 @@ from spaces.conditional import (
     sequential_dependencies,
     unsplit_ops_for,
 )
-from spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
+from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
+
 from tests.helpers import FakeBatches, fake_context
 
 NB201_DEPS = {0: (), 1: (), 2: (0,), 3: (), 4: (0,), 5: (1, 2)}

@@ -10,11 +10,10 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from harness.evaluation import score_architecture
-from methods import create_method, method_names
-from methods.base import TrainContext
-from spaces import get_space
+from supernet_bench.evaluation import score_architecture
+from supernet_bench.methods import create_method, method_names
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space
 
 TOTAL_PASSES = 6  # small, so budget events (Few-Shot's split, ...) happen within a few steps
 STEPS = 2

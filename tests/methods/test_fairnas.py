@@ -10,11 +10,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.stats import chisquare
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import mask_with
+from supernet_bench.methods.sampling import fair_paths
+from supernet_bench.spaces import get_space
 
-from methods import create_method
-from methods.base import mask_with
-from methods.sampling import fair_paths
-from spaces import get_space
 from tests.helpers import tiny_context
 
 

@@ -10,12 +10,12 @@ import json
 import pyarrow.parquet as pq
 import pytest
 import torch
+from supernet_bench import protocol
+from supernet_bench.config import resolve_config
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import create_method
+from supernet_bench.store import RunStore
 
-from harness import protocol
-from harness.config import resolve_config
-from harness.errors import BenchError
-from harness.store import RunStore
-from methods import create_method
 from tests.helpers import TINY_OVERRIDES, tiny_context
 
 

@@ -10,12 +10,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import create_method
+from supernet_bench.methods.gmnas import GradientMatch, cosine_distances
+from supernet_bench.methods.mincut import balanced_mincut, balanced_partitions, cut_value
+from supernet_bench.spaces.nb201.supernet import NB201Supernet
 
-from harness.errors import BenchError
-from methods import create_method
-from methods.gmnas import GradientMatch, cosine_distances
-from methods.mincut import balanced_mincut, balanced_partitions, cut_value
-from spaces.nb201.supernet import NB201Supernet
 from tests.helpers import fake_context
 
 # a plan with every phase present: P=120, GM capped at 84 passes -> M=1 on all edges (6*5 + 2*5*5 = 80),

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import chisquare
+from supernet_bench.methods import create_method
+from supernet_bench.methods.base import mask_with
+from supernet_bench.methods.policies.ms import MomentumSeparation
+from supernet_bench.spaces import get_space
 
-from methods import create_method
-from methods.base import mask_with
-from methods.policies.ms import MomentumSeparation
-from spaces import get_space
 from tests.helpers import tiny_context
 
 

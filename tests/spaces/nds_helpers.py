@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from supernet_bench.methods.base import TrainContext
+from supernet_bench.spaces import get_space
 
-from methods.base import TrainContext
-from spaces import get_space
 from tests.helpers import FakeBatches
 
 TINY = {"width_mult": 0.0625}  # widths 1..16: every supernet builds and runs in milliseconds

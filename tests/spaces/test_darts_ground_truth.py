@@ -9,11 +9,10 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth
-from spaces import get_space
-from spaces.darts.ground_truth import (
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.darts.ground_truth import (
     FEATURE_NAMES,
     MODEL_ENV,
     NB301GroundTruth,
@@ -23,7 +22,8 @@ from spaces.darts.ground_truth import (
     load_nb301_ground_truth,
     predict_to_parquet,
 )
-from spaces.darts.space import CONFIG_PREFIX, arch_to_config
+from supernet_bench.spaces.darts.space import CONFIG_PREFIX, arch_to_config
+
 from tests.spaces.test_darts_space import DARTS_V2
 
 SPACE = get_space("darts")
@@ -193,8 +193,9 @@ def test_xgboost_json_member_file(tmp_path):
 @pytest.mark.data
 @pytest.mark.slow
 def test_run_spos_darts_smoke(ensemble, data_dir, tmp_path, monkeypatch):
-    from harness import protocol
-    from harness.config import resolve_config
+    from supernet_bench import protocol
+    from supernet_bench.config import resolve_config
+
     from tests.helpers import TINY_OVERRIDES
 
     root, _ = ensemble

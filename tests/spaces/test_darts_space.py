@@ -8,10 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from harness.errors import BenchError
-from spaces import get_space, space_names
-from spaces.darts.space import (
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces import get_space, space_names
+from supernet_bench.spaces.darts.space import (
     CONFIG_PREFIX,
     NONE,
     NUM_SLOTS,
@@ -194,8 +193,8 @@ def test_complexity_darts_v2(space):
 
 def _eval_network_params(arch, C, layers, num_classes=10) -> int:
     """#params of a torch DARTS evaluation network (affine ops, no pool BN), built from the supernet's parts."""
-    from spaces.darts.space import to_genotype
-    from spaces.darts.supernet import FactorizedReduce, ReLUConvBN, make_darts_op
+    from supernet_bench.spaces.darts.space import to_genotype
+    from supernet_bench.spaces.darts.supernet import FactorizedReduce, ReLUConvBN, make_darts_op
 
     geno = to_genotype(arch)
     mods = [torch.nn.Conv2d(3, 3 * C, 3, padding=1, bias=False), torch.nn.BatchNorm2d(3 * C)]

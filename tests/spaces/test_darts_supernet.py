@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from harness.errors import BenchError
-from spaces import get_space
-from spaces.darts.space import EDGES_PER_CELL, NONE
-from spaces.darts.supernet import DartsSupernet
+from supernet_bench.core.errors import BenchError
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.darts.space import EDGES_PER_CELL, NONE
+from supernet_bench.spaces.darts.supernet import DartsSupernet
 
 
 def tiny(**kw):

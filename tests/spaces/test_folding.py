@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
-
-from spaces.folding import can_fold, folded_conv_bn
-from spaces.nb201.supernet import NB201Supernet, ReLUConvBN
+from supernet_bench.spaces.folding import can_fold, folded_conv_bn
+from supernet_bench.spaces.nb201.supernet import NB201Supernet, ReLUConvBN
 
 
 def _trained_stats(block: nn.Module, channels: int) -> None:
@@ -54,7 +53,7 @@ def test_supernet_scoring_unchanged_by_folding(monkeypatch):
     arch = (3, 2, 3, 4, 2, 3)
     with torch.no_grad():
         folded = net(x, arch)
-        monkeypatch.setattr("spaces.nb201.supernet.can_fold", lambda bn: False)
+        monkeypatch.setattr("supernet_bench.spaces.nb201.supernet.can_fold", lambda bn: False)
         plain = net(x, arch)
     torch.testing.assert_close(folded, plain, rtol=1e-10, atol=1e-10)
     assert not torch.equal(folded, torch.zeros_like(folded))

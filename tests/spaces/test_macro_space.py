@@ -11,16 +11,15 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import sha256_file
-from methods.policies.ms import MomentumSeparation
-from spaces import get_space
-from spaces.macro import OPS, MacroSpace
-from spaces.macro.ground_truth import DEFAULT_SOURCE, load_macro_ground_truth, seed_to_seed_kendall_tau
-from spaces.macro.space import fixed_param_count, layer_plan, macro_param_count
-from spaces.macro.supernet import InvertedResidual, MacroSupernet
-from spaces.weights import EdgeWeights
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import sha256_file
+from supernet_bench.methods.policies.ms import MomentumSeparation
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.macro import OPS, MacroSpace
+from supernet_bench.spaces.macro.ground_truth import DEFAULT_SOURCE, load_macro_ground_truth, seed_to_seed_kendall_tau
+from supernet_bench.spaces.macro.space import fixed_param_count, layer_plan, macro_param_count
+from supernet_bench.spaces.macro.supernet import InvertedResidual, MacroSupernet
+from supernet_bench.spaces.weights import EdgeWeights
 
 ALL_STRINGS = sorted("".join(p) for p in product("012", repeat=8))
 # From the benchmark file: params of three archs; paper CondWeights Table 3: the width-1 supernet.
@@ -293,7 +292,7 @@ def test_noise_ceiling_real(data_dir):
 @pytest.mark.data
 @pytest.mark.slow
 def test_cli_run_macro_smoke(data_dir, tmp_path):
-    from harness.cli import main
+    from supernet_bench.cli import main
 
     out = tmp_path / "m1"
     argv = ["run", "--method", "spos", "--space", "macro", "--profile", "macro-smoke", "--out", str(out)]

@@ -12,13 +12,12 @@ import pytest
 import torch
 import torch.nn as nn
 from scipy.stats import chisquare
-
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth, sha256_file
-from spaces import get_space
-from spaces.nb201 import EDGES, OPS, NB201Space
-from spaces.nb201.ground_truth import load_nb201_ground_truth
-from spaces.nb201.space import nb201_param_count
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth, sha256_file
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.nb201 import EDGES, OPS, NB201Space
+from supernet_bench.spaces.nb201.ground_truth import load_nb201_ground_truth
+from supernet_bench.spaces.nb201.space import nb201_param_count
 
 N, S, C1, C3, P = range(5)  # none, skip, conv1x1, conv3x3, pool
 KNOWN = (C3, C3, P, S, C3, S)
@@ -452,7 +451,7 @@ def test_build_supernet_passes_arguments(space):
 
     def factory(op_factory, num_layers, num_slots, ops):
         seen.append((num_layers, num_slots, ops))
-        from spaces.weights import EdgeWeights
+        from supernet_bench.spaces.weights import EdgeWeights
 
         return EdgeWeights(op_factory, num_layers, num_slots, ops)
 

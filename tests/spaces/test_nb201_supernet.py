@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import torch
-
-from spaces import get_space
-from spaces.nb201.supernet import NB201Supernet, live_edge_list
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.nb201.supernet import NB201Supernet, live_edge_list
 
 
 def tiny(**kw):
@@ -85,7 +84,7 @@ def test_training_changes_only_sampled_ops():
 def test_shared_node_relu_computes_the_per_op_relu_network():
     """The cell applies relu(node) once for all conv edges leaving the node; putting the ReLU back into
     every conv op (the AutoDL ReLU-Conv-BN) must give the same outputs and the same gradients."""
-    from spaces.nb201 import supernet as S
+    from supernet_bench.spaces.nb201 import supernet as S
 
     shared, per_op = tiny(), tiny()
     for m in per_op.modules():
@@ -117,7 +116,7 @@ def test_no_grad_forward_accumulates_in_place_with_the_same_values(monkeypatch):
     bit-identical to the autograd forward for every kind of edge mix (skip edges alias their input, which
     must never be written), and neither the input nor the stem output may change. BN folding, the other
     no-grad difference, is off here: it agrees only to rounding (tests/spaces/test_folding.py)."""
-    monkeypatch.setattr("spaces.nb201.supernet.can_fold", lambda bn: False)
+    monkeypatch.setattr("supernet_bench.spaces.nb201.supernet.can_fold", lambda bn: False)
     net = tiny().eval()
     space = get_space("nb201")
     rng = __import__("numpy").random.default_rng(0)

@@ -13,12 +13,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from supernet_bench import protocol
+from supernet_bench.config import resolve_config
+from supernet_bench.core.errors import BenchError
+from supernet_bench.methods import method_names
+from supernet_bench.spaces import get_space
 
-from harness import protocol
-from harness.config import resolve_config
-from harness.errors import BenchError
-from methods import method_names
-from spaces import get_space
 from tests.spaces.nds_helpers import make_sweep, write_sweep
 
 SPACES = {"nds-resnet": "nds-smoke", "nds-resnexta": "nds-smoke", "darts": "darts-smoke"}
@@ -54,7 +54,7 @@ REFUSED = {
 @pytest.fixture(scope="module", autouse=True)
 def demo_images_once():
     """Every run regenerates demo-shapes; generate each split once for this module's runs (copies, never shared)."""
-    from harness import demo_data
+    from supernet_bench import demo_data
 
     real, cache = demo_data.generate, {}
 

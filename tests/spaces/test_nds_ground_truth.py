@@ -7,13 +7,13 @@ import json
 
 import numpy as np
 import pytest
+from supernet_bench import fetch
+from supernet_bench.archsample import select_archs
+from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
+from supernet_bench.core.ground_truth import GroundTruth
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.nds.ground_truth import load_nds_ground_truth
 
-from harness import fetch
-from harness.archsample import select_archs
-from harness.errors import BenchError, DataError, UnknownNameError
-from harness.ground_truth import GroundTruth
-from spaces import get_space
-from spaces.nds.ground_truth import load_nds_ground_truth
 from tests.spaces.nds_helpers import make_record, make_sweep, nds_data_dir, write_sweep
 
 

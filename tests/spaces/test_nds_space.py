@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch.nn as nn
-
-from harness.errors import BenchError, UnknownNameError
-from methods.policies.calr import CaLR
-from methods.policies.ms import MomentumSeparation
-from spaces import get_space, space_names
-from spaces.conditional import dependencies_for
-from spaces.nds.design import BOTTLENECK, RESNEXT_A, anynet_params
-from spaces.nds.supernet import NDSNetwork
+from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.methods.policies.calr import CaLR
+from supernet_bench.methods.policies.ms import MomentumSeparation
+from supernet_bench.spaces import get_space, space_names
+from supernet_bench.spaces.conditional import dependencies_for
+from supernet_bench.spaces.nds.design import BOTTLENECK, RESNEXT_A, anynet_params
+from supernet_bench.spaces.nds.supernet import NDSNetwork
 
 RESNET_EXAMPLE = "ds=16,8,6;ws=40,40,16"
 RESNEXT_EXAMPLE = "ds=16,8,4;ws=32,32,16;bot_muls=0.25,0.5,1;num_gs=4,2,1"

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
-
-from spaces import get_space
-from spaces.darts.supernet import DartsSupernet
-from spaces.nds.supernet import SlicedConv2d
-from spaces.pointwise import PointwiseConv2d
+from supernet_bench.spaces import get_space
+from supernet_bench.spaces.darts.supernet import DartsSupernet
+from supernet_bench.spaces.nds.supernet import SlicedConv2d
+from supernet_bench.spaces.pointwise import PointwiseConv2d
 
 
 @pytest.mark.parametrize("c_in", [1, 2, 3, 4, 5, 6, 8, 16])

@@ -6,8 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from spaces.pooling import BoxAverage
+from supernet_bench.spaces.pooling import BoxAverage
 
 CASES = [  # kernel, stride, padding, count_include_pad: NB201's op and shortcut, DARTS's reduction op
     (3, 1, 1, False),

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from harness.errors import BenchError, DataError
+from supernet_bench.core.atomic import atomic_write_table
+from supernet_bench.core.errors import BenchError, DataError
 
 GT_SCHEMA = pa.schema(
     [
@@ -81,8 +81,6 @@ class GroundTruth:
         return pd.DataFrame({"arch": list(self.values), "value": list(self.values.values())})
 
     def to_parquet(self, path: str | Path) -> None:
-        from harness.atomic import atomic_write_table
-
         table = pa.Table.from_pandas(self.to_frame(), schema=GT_SCHEMA, preserve_index=False)
         table = table.replace_schema_metadata({k.encode(): str(v).encode() for k, v in self.provenance().items()})
         atomic_write_table(table, path)

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def _atomic(path: str | Path, write: Callable[[str], None]) -> None:
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -36,7 +36,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         with open(tmp, "wb") as f:
             f.write(data)
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -48,10 +48,4 @@ def atomic_write_json(path: str | Path, obj) -> None:
 
 
 def atomic_write_table(table: pa.Table, path: str | Path) -> None:
-    _atomic(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def atomic_save_torch(obj, path: str | Path) -> None:
-    import torch
-
-    _atomic(path, lambda tmp: torch.save(obj, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))

@@ -9,7 +9,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from harness.errors import UnknownNameError
+from supernet_bench.core.errors import UnknownNameError
 
 T = TypeVar("T")
 
