@@ -103,3 +103,17 @@ def test_every_subpackage_is_packaged(package, folder):
     for init in folder.rglob("__init__.py"):
         rel = init.parent.relative_to(folder).parts
         assert ".".join([package, *rel]) in listed, f"{init.parent} is not listed in pyproject's packages"
+
+
+def test_every_test_file_is_collected():
+    """pytest's testpaths is an explicit list (tests/bench runs apart); a test file outside it would never run."""
+    paths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    roots = [ROOT / p for p in paths]
+    missed = [
+        f.relative_to(ROOT).as_posix()
+        for f in (ROOT / "tests").rglob("test_*.py")
+        if "bench" not in f.relative_to(ROOT / "tests").parts[:1]
+        and not any(f == r or r in f.parents for r in roots)
+        and "plugins" not in f.parts
+    ]
+    assert missed == [], f"test files outside pyproject's testpaths: {missed}"
