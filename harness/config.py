@@ -264,9 +264,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         raise BenchError(f"override {text!r} must look like section.key=value")
     path = key.strip().split(".")
     if path[0] not in _SECTIONS:
-        raise BenchError(
-            f"override {text!r}: unknown section {path[0]!r}{did_you_mean(path[0], list(_SECTIONS))}"
-        )
+        raise BenchError(f"override {text!r}: unknown section {path[0]!r}{did_you_mean(path[0], list(_SECTIONS))}")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
