@@ -251,32 +251,35 @@ def setup_run(config: RunConfig, data_dir: Path) -> Setup:
     )
 
 
-def check_same_inputs(root: Path, previous: dict[str, Any], manifest: Manifest) -> None:
+def inputs_record(config: RunConfig, setup: Setup, data_dir: Path) -> dict[str, Any]:
+    """What the run read: data files and split, ground-truth files, the architecture sample (manifest sections)."""
+    return {
+        "data": setup.prepared.record,
+        "ground_truth": [g.provenance(data_dir) for g in setup.gts],
+        "eval_sample": {
+            "spec": config.eval.sample,
+            "seed": config.eval.sample_seed,
+            "n": len(setup.archs),
+            "sha256": sample_digest(setup.space, setup.archs),
+        },
+    }
+
+
+def check_same_inputs(root: Path, previous: dict[str, Any], inputs: dict[str, Any]) -> None:
     """Refuse to resume a run whose data files, split, ground truth or sample differ from this one's."""
 
-    def inputs(m: dict[str, Any]) -> dict[str, Any]:
+    def identity(m: dict[str, Any]) -> dict[str, Any]:
         gt = {g.get("column"): {k: g.get(k) for k in ("source_sha256", "n")} for g in m.get("ground_truth", [])}
-        return flat_keys(
-            {
-                "data": m.get("data", {}),
-                "ground_truth": gt,
-                "eval_sample": {"sha256": m.get("eval_sample", {}).get("sha256")},
-            }
-        )
+        sample = {"sha256": m.get("eval_sample", {}).get("sha256")}
+        return flat_keys(json.loads(json.dumps({"data": m.get("data", {}), "ground_truth": gt, "eval_sample": sample})))
 
-    before, now = inputs(previous), inputs(json.loads(json.dumps(manifest.to_dict(), default=str)))
-    _refuse(
-        root,
-        [
-            f"{k} (stored {before.get(k)}, now {now.get(k)})"
-            for k in sorted(set(before) | set(now))
-            if before.get(k) != now.get(k)
-        ],
-    )
+    before, now = identity(previous), identity(inputs)
+    keys = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    _refuse(root, [f"{k} (stored {str(before.get(k))[:16]}, now {str(now.get(k))[:16]})" for k in keys])
 
 
-def build_manifest(config: RunConfig, setup: Setup, method: Any, data_dir: Path) -> Manifest:
-    """The run's manifest, status running; `finish` completes it."""
+def build_manifest(config: RunConfig, setup: Setup, inputs: dict[str, Any], method: Any) -> Manifest:
+    """The run's manifest, status running; `Manifest.completed` finishes it."""
     budget = setup.budget
     return Manifest(
         run_id=config.run_id,
@@ -288,14 +291,7 @@ def build_manifest(config: RunConfig, setup: Setup, method: Any, data_dir: Path)
             "batch_size": budget.batch_size,
             "train_size": budget.train_size,
         },
-        data=setup.prepared.record,
-        ground_truth=[g.provenance(data_dir) for g in setup.gts],
-        eval_sample={
-            "spec": config.eval.sample,
-            "seed": config.eval.sample_seed,
-            "n": len(setup.archs),
-            "sha256": sample_digest(setup.space, setup.archs),
-        },
+        **inputs,
         method={
             "name": method.name,
             "params": method.get_params(),
@@ -385,6 +381,9 @@ def _run_locked(
     torch.set_num_threads(config.run.threads)
     keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
     setup = setup_run(config, data_dir)
+    inputs = inputs_record(config, setup, data_dir)
+    if previous is not None:
+        check_same_inputs(store.root, previous, inputs)
 
     method = create_method(config.method, config.method_params())
     rng = np.random.default_rng(config.seed)
@@ -405,9 +404,7 @@ def _run_locked(
         rng=rng,
     )
     method.setup(ctx)
-    manifest = build_manifest(config, setup, method, data_dir)
-    if previous is not None:
-        check_same_inputs(store.root, previous, manifest)
+    manifest = build_manifest(config, setup, inputs, method)
     done = _restore(store, method, stream, rng, manifest.run_id) if previous and store.has_state() else Progress()
     store.write_manifest(manifest.to_dict())
     _train_and_score(config, setup, method, stream, rng, store, manifest, done, progress)

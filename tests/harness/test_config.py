@@ -30,7 +30,7 @@ def test_overrides_take_precedence_and_parse_toml_values():
 def test_config_round_trips_through_dict():
     config = resolve_config("fairnas", profile="proxy", seed=4, gt="cifar10_ori-test_hp200")
     assert RunConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(BenchError, match="unknown config keys"):
+    with pytest.raises(BenchError, match="unknown config key learning_rate"):
         RunConfig.from_dict({**config.to_dict(), "learning_rate": 1})
 
 

@@ -121,7 +121,9 @@ def test_resume_with_other_config_is_refused(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(RunStore, "clear_state", lambda self: None)
     monkeypatch.setattr(RunStore, "write_manifest", _keep_running(RunStore.write_manifest))
     protocol.run(tiny_config(), tmp_path / "r", data_dir=data_dir, progress=False)
-    with pytest.raises(BenchError, match="config differs"):
+    with pytest.raises(
+        BenchError, match=r"holds a different run \(1 differing key\(s\): seed \(stored 0, requested 3\)\)"
+    ):
         protocol.run(tiny_config(seed=3), tmp_path / "r", data_dir=data_dir, resume=True, progress=False)
 
 
