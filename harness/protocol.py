@@ -164,6 +164,8 @@ def run(
     out = Path(out)
     store = RunStore(out)
     store.prepare(resume)
+    if (recorded := store.manifest()) is not None:
+        check_same_config(store.root, recorded, config)  # refuse before the lock touches the folder
     with DirLock(out):
         previous = store.manifest()
         if previous is not None:

@@ -30,7 +30,7 @@ def did_you_mean(name: str, known: list[str], prefix: str = "") -> str:
 def _type_name(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is tuple:
-        return f"a list of {_type_name(typing.get_args(hint)[0])}s"
+        return "a list of " + {float: "numbers", int: "integers", str: "strings"}[typing.get_args(hint)[0]]
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(hint))
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", type(None): "unset"}.get(
