@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import integrate, stats
+from supernet_bench.config import with_defaults
 from supernet_bench.core.errors import BenchError
 from supernet_bench.metrics import column_info
 from supernet_bench.reproducibility import REPRODUCING_KEYS
@@ -250,7 +251,7 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
     keys = metrics[[RUN_PATH, "space", "dataset", "profile", "method"]].drop_duplicates(RUN_PATH)
     for run_path, space, dataset, profile, method in keys.itertuples(index=False, name=None):
         manifest = manifests.get(run_path, {})
-        config = manifest.get("config", {})
+        config = with_defaults(manifest.get("config", {}))  # keys declared since a run was made count as defaults
         tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
         tables["run"].pop("threads", None)
         protocol.setdefault((space, dataset, profile), set()).add(json.dumps(tables, sort_keys=True, default=str))

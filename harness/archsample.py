@@ -31,7 +31,30 @@ def benchmarked(space: SearchSpace, data_dir: Path | None) -> list[Arch] | None:
     return pool
 
 
+def check_sample_size(space: SearchSpace, spec: str, available: int | None = None) -> None:
+    """`random:N` may not ask for more architectures than there are (the space's, or `available`)."""
+    kind, _, arg = spec.partition(":")
+    if kind != "random" or not arg.isdigit():
+        return
+    total = space.size() if available is None else available
+    if int(arg) > total:
+        raise BenchError(
+            f"eval.sample {spec!r} asks for {arg} architectures but space {space.label} has {total} to draw from; "
+            'use eval.sample="all" or a smaller N'
+        )
+
+
 def select_archs(space: SearchSpace, spec: str, seed: int, data_dir: Path | None) -> list[Arch]:
+    """The sample `spec` names; at least 2 architectures, never more than the space has."""
+    archs = _select(space, spec, seed, data_dir)
+    if len(archs) < 2:
+        raise BenchError(
+            f"eval.sample {spec!r} selects {len(archs)} architecture(s) of space {space.label}; ranking needs 2 or more"
+        )
+    return archs
+
+
+def _select(space: SearchSpace, spec: str, seed: int, data_dir: Path | None) -> list[Arch]:
     kind, _, arg = spec.partition(":")
     if kind == "random":
         try:
@@ -41,6 +64,7 @@ def select_archs(space: SearchSpace, spec: str, seed: int, data_dir: Path | None
         if n < 2:
             raise BenchError(f"eval.sample {spec!r}: need at least 2 architectures to rank")
         pool = benchmarked(space, data_dir)
+        check_sample_size(space, spec, None if pool is None else len(pool))
         if pool is None:
             return space.sample_distinct(np.random.default_rng(seed), n)
         if n >= len(pool):

@@ -57,7 +57,7 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
         recorded = RunStore(manifest.parent if manifest.name == "manifest.json" else manifest).manifest()
         if recorded is None:
             raise BenchError(f"no manifest.json at {manifest}")
-        config = RunConfig.from_dict(recorded["config"])
+        config = RunConfig.from_dict(recorded.get("config"), where=f"{manifest}: ")
         validate(config)
         space = config.space
         warn_version_drift(recorded.get("versions", {}))

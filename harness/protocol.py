@@ -7,13 +7,14 @@ architecture sample -> metrics vs ground truth -> atomic write + resume state) f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import random
 import resource
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,14 @@ from supernet_bench import data as D
 from supernet_bench.allocator import keep_freed_memory
 from supernet_bench.archsample import sample_digest, select_archs
 from supernet_bench.budget import Budget
-from supernet_bench.config import RunConfig
+from supernet_bench.config import RunConfig, config_diff, flat_keys
 from supernet_bench.core.errors import BenchError
 from supernet_bench.evaluation import score_architectures
 from supernet_bench.lock import DirLock
 from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
 from supernet_bench.metrics import compute_bundle
+from supernet_bench.schema import Manifest
 from supernet_bench.spaces import get_space
 from supernet_bench.store import RunStore
 from tqdm.auto import tqdm
@@ -48,28 +50,27 @@ class Prepared:
 
 def prepare_data(config: RunConfig, data_dir: Path) -> Prepared:
     d = config.data
-    train = D.load_dataset(d["dataset"], data_dir, "train")
-    test = D.load_dataset(d["dataset"], data_dir, "test") if d["split"] == "train/test" else None
+    train = D.load_dataset(d.dataset, data_dir, "train")
+    test = D.load_dataset(d.dataset, data_dir, "test") if d.split == "train/test" else None
     files = {**train.files, **(test.files if test is not None else {})}
-    train, evalset, split = D.split_dataset(train, test, d["split"], d.get("split_seed", 0))
-    for limit_key, name in (("train_limit", "train"), ("eval_limit", "eval")):
-        limit = d.get(limit_key, 0)
+    train, evalset, split = D.split_dataset(train, test, d.split, d.split_seed)
+    for limit, name in ((d.train_limit, "train"), (d.eval_limit, "eval")):
         ds = train if name == "train" else evalset
         if limit and limit < len(ds):
-            g = torch.Generator().manual_seed(d.get("split_seed", 0))
+            g = torch.Generator().manual_seed(d.split_seed)
             idx = torch.randperm(len(ds), generator=g)[:limit].sort().values
             ds = ds.subset(idx)
             train, evalset = (ds, evalset) if name == "train" else (train, ds)
-    train = D.resize(train, d["resolution"])
-    evalset = D.resize(evalset, d["resolution"])
+    train = D.resize(train, d.resolution)
+    evalset = D.resize(evalset, d.resolution)
     record = {
-        "dataset": d["dataset"],
+        "dataset": d.dataset,
         "files": files,
         "split": split,
         "n_train": len(train),
         "n_eval": len(evalset),
-        "resolution": d["resolution"],
-        "augment": d.get("augment", True),
+        "resolution": d.resolution,
+        "augment": d.augment,
     }
     return Prepared(train, evalset, record)
 
@@ -156,194 +157,309 @@ def run(
     resume: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory."""
+    """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory.
+
+    A directory that holds another run (a different config, data or ground truth) is refused, complete or not.
+    """
     out = Path(out)
     store = RunStore(out)
     store.prepare(resume)
+    if (recorded := store.manifest()) is not None:
+        check_same_config(store.root, recorded, config)  # refuse before the lock touches the folder
     with DirLock(out):
-        if store.is_complete():
+        previous = store.manifest()
+        if previous is not None:
+            check_same_config(store.root, previous, config)
+        if previous is not None and previous.get("status") == "complete":
             return out
-        return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
+        return _run_locked(config, store, D.resolve_data_dir(data_dir), previous, progress)
 
 
-def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:
-    torch.set_num_threads(int(config.run.get("threads", 2)))
-    keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
+def check_same_config(root: Path, previous: dict[str, Any], config: RunConfig) -> None:
+    """Refuse to continue (or report) a run directory recorded under another configuration."""
+    recorded = previous.get("config")
+    if not isinstance(recorded, dict):
+        raise BenchError(f"{root}/manifest.json records no config; it is not a run directory of this harness")
+    _refuse(root, config_diff(recorded, config))
+
+
+def _refuse(root: Path, diffs: list[str]) -> None:
+    if diffs:
+        raise BenchError(
+            f"{root} holds a different run ({len(diffs)} differing key(s): {'; '.join(diffs)}); "
+            "use another --out, or move that run away"
+        )
+
+
+# --- the steps of one run ------------------------------------------------------------------------
+@dataclass
+class Setup:
+    """What a run scores against, fixed before training: space, data, sample, ground truth, budget."""
+
+    space: Any
+    prepared: Prepared
+    gts: list[Any]
+    archs: list[Any]
+    arch_strings: list[str]
+    gt_values: dict[str, np.ndarray]
+    complexity: np.ndarray
+    budget: Budget
+    recal: list[Any]
+    eval_batches: list[Any]
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved with the method's state after every checkpoint."""
+
+    passes: int = 0
+    train_wall_s: float = 0.0
+    eval_wall_s: float = 0.0
+    next_checkpoint: int = 0
+    metrics: list[dict] = field(default_factory=list)
+    predictions: list[dict] = field(default_factory=list)
+
+
+def setup_run(config: RunConfig, data_dir: Path) -> Setup:
+    """Space, ground truth, data, architecture sample and budget; raises before any training."""
     space = get_space(config.space)
-    source = resolve_gt_source(config.eval.get("gt_source"))
+    source = resolve_gt_source(config.eval.gt_source)
     extra = {} if source is None else {"source": source}  # spaces without a source= keep their call
     gts = [space.ground_truth(col, data_dir, **extra) for col in config.gt_columns]
     prepared = prepare_data(config, data_dir)
     ev = config.eval
-    archs = select_archs(space, ev["sample"], ev.get("sample_seed", 0), data_dir)
+    archs = select_archs(space, ev.sample, ev.sample_seed, data_dir)
     arch_strings = [space.encode(a) for a in archs]
-    gt_values = {g.column: g.lookup(arch_strings) for g in gts}
-    complexity = np.array([space.complexity(a) for a in archs], dtype=np.float64)
     budget = Budget.from_epochs(
-        config.run["budget_epochs"], config.run["batch_size"], len(prepared.train), config.run["checkpoints"]
+        config.run.budget_epochs, config.run.batch_size, len(prepared.train), config.run.checkpoints
     )
+    cps = budget.checkpoint_passes
+    if any(b <= a for a, b in zip(cps, cps[1:])):
+        raise BenchError(
+            f"run.checkpoints {list(config.run.checkpoints)} fall on repeated pass counts {list(cps)} of a "
+            f"{budget.total_passes}-pass budget; use fewer checkpoints or a larger run.budget_epochs"
+        )
+    return Setup(
+        space=space,
+        prepared=prepared,
+        gts=gts,
+        archs=archs,
+        arch_strings=arch_strings,
+        gt_values={g.column: g.lookup(arch_strings) for g in gts},
+        complexity=np.array([space.complexity(a) for a in archs], dtype=np.float64),
+        budget=budget,
+        recal=D.fixed_batches(prepared.train, ev.recal_batches, ev.recal_batch_size, seed=ev.sample_seed),
+        eval_batches=list(D.eval_batches(prepared.eval, ev.batch_size)),
+    )
+
+
+def inputs_record(config: RunConfig, setup: Setup, data_dir: Path) -> dict[str, Any]:
+    """What the run read: data files and split, ground-truth files, the architecture sample (manifest sections)."""
+    return {
+        "data": setup.prepared.record,
+        "ground_truth": [g.provenance(data_dir) for g in setup.gts],
+        "eval_sample": {
+            "spec": config.eval.sample,
+            "seed": config.eval.sample_seed,
+            "n": len(setup.archs),
+            "sha256": sample_digest(setup.space, setup.archs),
+        },
+    }
+
+
+def check_same_inputs(root: Path, previous: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """Refuse to resume a run whose data files, split, ground truth or sample differ from this one's."""
+
+    def identity(m: dict[str, Any]) -> dict[str, Any]:
+        gt = {g.get("column"): {k: g.get(k) for k in ("source_sha256", "n")} for g in m.get("ground_truth", [])}
+        sample = {"sha256": m.get("eval_sample", {}).get("sha256")}
+        return flat_keys(json.loads(json.dumps({"data": m.get("data", {}), "ground_truth": gt, "eval_sample": sample})))
+
+    before, now = identity(previous), identity(inputs)
+    keys = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    _refuse(root, [f"{k} (stored {str(before.get(k))[:16]}, now {str(now.get(k))[:16]})" for k in keys])
+
+
+def build_manifest(config: RunConfig, setup: Setup, inputs: dict[str, Any], method: Any) -> Manifest:
+    """The run's manifest, status running; `Manifest.completed` finishes it."""
+    budget = setup.budget
+    return Manifest(
+        run_id=config.run_id,
+        status="running",
+        config=config.to_dict(),
+        budget={
+            "total_passes": budget.total_passes,
+            "checkpoint_passes": list(budget.checkpoint_passes),
+            "batch_size": budget.batch_size,
+            "train_size": budget.train_size,
+        },
+        **inputs,
+        method={
+            "name": method.name,
+            "params": method.get_params(),
+            "policies": {p.name: p.get_params() for p in getattr(method, "policies", [])},
+            "decisions": method.decisions(),
+        },
+        versions=versions(),
+    )
+
+
+def row_keys(manifest: Manifest, setup: Setup, config: RunConfig) -> dict[str, Any]:
+    """The run columns every metrics and predictions row starts with (schema.RUN_KEYS)."""
+    return {
+        "run_id": manifest.run_id,
+        "method": manifest.method["name"],
+        "space": setup.space.label,
+        "dataset": config.dataset,
+        "profile": config.profile,
+        "seed": config.seed,
+    }
+
+
+def metrics_rows(config, setup, keys, cp, progress, acc, score, diagnostics) -> list[dict]:
+    cp_keys = {
+        **keys,
+        "checkpoint": cp,
+        "budget_fraction": float(config.run.checkpoints[cp]),
+        "passes": progress.passes,
+        "epoch_equiv": setup.budget.epoch_equiv(progress.passes),
+        "train_wall_s": progress.train_wall_s,
+        "eval_wall_s": progress.eval_wall_s,
+    }
+    return [
+        {
+            **cp_keys,
+            "gt_column": g.column,
+            "primary_gt": g.column == config.gt,
+            "n_archs": len(setup.archs),
+            "mean_score": float(acc.mean()),
+            "peak_rss_mb": peak_rss_mb(),
+            "diagnostics": diagnostics,
+            **compute_bundle(pred=score, target=setup.gt_values[g.column], complexity=setup.complexity),
+        }
+        for g in setup.gts
+    ]
+
+
+def prediction_rows(config, setup, keys, cp, passes, acc, loss, score) -> list[dict]:
+    primary = setup.gt_values[config.gt]
+    return [
+        {
+            **keys,
+            "checkpoint": cp,
+            "passes": passes,
+            "arch": a,
+            "score": float(score[i]),
+            "accuracy": float(acc[i]),
+            "loss": float(loss[i]),
+            "gt": float(primary[i]),
+            "complexity": float(setup.complexity[i]),
+        }
+        for i, a in enumerate(setup.arch_strings)
+    ]
+
+
+def _restore(store: RunStore, method, stream, rng, run_id: str) -> Progress:
+    state = store.load_state()
+    method.load_state_dict(state["method"])
+    stream.load_state_dict(state["stream"])
+    _set_rng_state(rng, state["rng"])
+    done = Progress(
+        state["passes"],
+        state["train_wall_s"],
+        state["eval_wall_s"],
+        state["next_checkpoint"],
+        state["metrics"],
+        state["predictions"],
+    )
+    for row in (*done.metrics, *done.predictions):  # rows written before run ids were config hashes
+        row["run_id"] = run_id
+    return done
+
+
+def _run_locked(
+    config: RunConfig, store: RunStore, data_dir: Path, previous: dict[str, Any] | None, progress: bool
+) -> Path:
+    torch.set_num_threads(config.run.threads)
+    keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
+    setup = setup_run(config, data_dir)
+    inputs = inputs_record(config, setup, data_dir)
+    if previous is not None:
+        check_same_inputs(store.root, previous, inputs)
 
     method = create_method(config.method, config.method_params())
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     stream = D.BatchStream(
-        prepared.train, config.run["batch_size"], seed=config.seed, augment=prepared.record["augment"]
+        setup.prepared.train, config.run.batch_size, seed=config.seed, augment=setup.prepared.record["augment"]
     )
     ctx = TrainContext(
-        space=space,
-        num_classes=prepared.train.num_classes,
+        space=setup.space,
+        num_classes=setup.prepared.train.num_classes,
         supernet_kwargs=dict(config.supernet),
         next_batch=stream.next,
-        total_passes=budget.total_passes,
-        batch_size=config.run["batch_size"],
-        train_size=len(prepared.train),
+        total_passes=setup.budget.total_passes,
+        batch_size=config.run.batch_size,
+        train_size=len(setup.prepared.train),
         seed=config.seed,
         rng=rng,
     )
     method.setup(ctx)
+    manifest = build_manifest(config, setup, inputs, method)
+    done = _restore(store, method, stream, rng, manifest.run_id) if previous and store.has_state() else Progress()
+    store.write_manifest(manifest.to_dict())
+    _train_and_score(config, setup, method, stream, rng, store, manifest, done, progress)
+    store.write_manifest(manifest.completed(method.decisions(), done.train_wall_s, done.eval_wall_s).to_dict())
+    store.clear_state()
+    return store.root
 
-    run_id = store.root.name
-    manifest = {
-        "run_id": run_id,
-        "status": "running",
-        "config": config.to_dict(),
-        "budget": {
-            "total_passes": budget.total_passes,
-            "checkpoint_passes": list(budget.checkpoint_passes),
-            "batch_size": budget.batch_size,
-            "train_size": budget.train_size,
-        },
-        "data": prepared.record,
-        "ground_truth": [g.provenance(data_dir) for g in gts],
-        "eval_sample": {
-            "spec": ev["sample"],
-            "seed": ev.get("sample_seed", 0),
-            "n": len(archs),
-            "sha256": sample_digest(space, archs),
-        },
-        "method": {
-            "name": method.name,
-            "params": method.get_params(),
-            "policies": {p.name: p.get_params() for p in getattr(method, "policies", [])},
-            "decisions": method.decisions(),
-        },
-        "versions": versions(),
-        "timing": {},
-    }
 
-    metrics_rows: list[dict] = []
-    prediction_rows: list[dict] = []
-    passes, train_wall, eval_wall, next_cp = 0, 0.0, 0.0, 0
-    if resume and store.has_state():
-        state = store.load_state()
-        previous = store.manifest() or {}
-        if previous.get("config") != json.loads(json.dumps(manifest["config"], default=str)):
-            raise BenchError(f"cannot resume {store.root}: its config differs from this run's config")
-        method.load_state_dict(state["method"])
-        stream.load_state_dict(state["stream"])
-        _set_rng_state(rng, state["rng"])
-        passes, train_wall, eval_wall = state["passes"], state["train_wall_s"], state["eval_wall_s"]
-        next_cp, metrics_rows, prediction_rows = state["next_checkpoint"], state["metrics"], state["predictions"]
-    store.write_manifest(manifest)
-
-    recal = D.fixed_batches(
-        prepared.train,
-        int(ev.get("recal_batches", 4)),
-        int(ev.get("recal_batch_size", 128)),
-        seed=ev.get("sample_seed", 0),
-    )
-    eval_batches = list(D.eval_batches(prepared.eval, int(ev["batch_size"])))
-    keys = {
-        "run_id": run_id,
-        "method": method.name,
-        "space": space.label,
-        "dataset": config.dataset,
-        "profile": config.profile,
-        "seed": config.seed,
-    }
+def _train_and_score(config, setup, method, stream, rng, store, manifest, done: Progress, progress: bool) -> None:
+    """Train to each checkpoint's pass count, score the sample, write results and resume state."""
+    keys = row_keys(manifest, setup, config)
+    budget = setup.budget
     bar = tqdm(
         total=budget.total_passes,
-        initial=passes,
+        initial=done.passes,
         desc=f"{method.name} train",
         unit="pass",
         disable=None if progress else True,
     )
-    for cp in range(next_cp, len(budget.checkpoint_passes)):
-        target = budget.checkpoint_passes[cp]
+    for cp in range(done.next_checkpoint, len(budget.checkpoint_passes)):
         t0 = time.perf_counter()
-        while passes < target:
+        while done.passes < budget.checkpoint_passes[cp]:
             spent = method.step()
             if spent <= 0:
                 raise RuntimeError(f"method {method.name} reported {spent} passes for a step")
-            passes += spent
+            done.passes += spent
             bar.update(spent)
-        train_wall += time.perf_counter() - t0
+        done.train_wall_s += time.perf_counter() - t0
 
         t0 = time.perf_counter()
         with tqdm(
-            total=len(archs), desc=f"score @{passes}", unit="arch", leave=False, disable=None if progress else True
+            total=len(setup.archs),
+            desc=f"score @{done.passes}",
+            unit="arch",
+            leave=False,
+            disable=None if progress else True,
         ) as sbar:
-            acc, loss = score_architectures(method, archs, eval_batches, recal, ev["bn_mode"], sbar.update)
-        eval_wall += time.perf_counter() - t0
-        score = acc if ev.get("score", "accuracy") == "accuracy" else -loss
-
-        cp_keys = {
-            **keys,
-            "checkpoint": cp,
-            "budget_fraction": float(config.run["checkpoints"][cp]),
-            "passes": passes,
-            "epoch_equiv": budget.epoch_equiv(passes),
-            "train_wall_s": train_wall,
-            "eval_wall_s": eval_wall,
-        }
+            acc, loss = score_architectures(
+                method, setup.archs, setup.eval_batches, setup.recal, config.eval.bn_mode, sbar.update
+            )
+        done.eval_wall_s += time.perf_counter() - t0
+        score = acc if config.eval.score == "accuracy" else -loss
         diagnostics = json.dumps(method.diagnostics(), sort_keys=True)
-        for g in gts:
-            metrics_rows.append(
-                {
-                    **cp_keys,
-                    "gt_column": g.column,
-                    "primary_gt": g.column == config.gt,
-                    "n_archs": len(archs),
-                    "mean_score": float(acc.mean()),
-                    "peak_rss_mb": peak_rss_mb(),
-                    "diagnostics": diagnostics,
-                    **compute_bundle(pred=score, target=gt_values[g.column], complexity=complexity),
-                }
-            )
-        primary = gt_values[config.gt]
-        for i, a in enumerate(arch_strings):
-            prediction_rows.append(
-                {
-                    **keys,
-                    "checkpoint": cp,
-                    "passes": passes,
-                    "arch": a,
-                    "score": float(score[i]),
-                    "accuracy": float(acc[i]),
-                    "loss": float(loss[i]),
-                    "gt": float(primary[i]),
-                    "complexity": float(complexity[i]),
-                }
-            )
-        store.write_results(metrics_rows, prediction_rows)
+        done.metrics += metrics_rows(config, setup, keys, cp, done, acc, score, diagnostics)
+        done.predictions += prediction_rows(config, setup, keys, cp, done.passes, acc, loss, score)
+        done.next_checkpoint = cp + 1
+        store.write_results(done.metrics, done.predictions)
         store.save_state(
             {
                 "method": method.state_dict(),
                 "stream": stream.state_dict(),
                 "rng": _rng_state(rng),
-                "passes": passes,
-                "train_wall_s": train_wall,
-                "eval_wall_s": eval_wall,
-                "next_checkpoint": cp + 1,
-                "metrics": metrics_rows,
-                "predictions": prediction_rows,
+                **dataclasses.asdict(done),
             }
         )
     bar.close()
-    manifest["status"] = "complete"
-    manifest["method"]["decisions"] = method.decisions()
-    manifest["timing"] = {"train_wall_s": train_wall, "eval_wall_s": eval_wall, "total_wall_s": train_wall + eval_wall}
-    store.write_manifest(manifest)
-    store.clear_state()
-    return store.root

@@ -7,14 +7,14 @@ manifest.json: see `Manifest`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 from supernet_bench.metrics import bundle_columns
 
 RUN_KEYS = [
-    pa.field("run_id", pa.string()),  # directory name of the run
+    pa.field("run_id", pa.string()),  # RunConfig.run_id: hash of the resolved config and seed (older runs: folder name)
     pa.field("method", pa.string()),  # canonical registry name, e.g. "spos+calr+ms"
     pa.field("space", pa.string()),  # space label, e.g. "nb201" or "nb201:no-zero"
     pa.field("dataset", pa.string()),  # training/scoring data set
@@ -60,11 +60,15 @@ PREDICTIONS_SCHEMA = pa.schema(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
-    """manifest.json: enough to rerun the run and to know what it compared against."""
+    """manifest.json: enough to rerun the run and to know what it compared against.
 
-    run_id: str
+    Written by harness/protocol.py from the resolved config; read back as plain JSON by aggregate, report,
+    leaderboard and regress (older manifests carry the run folder's name as run_id).
+    """
+
+    run_id: str  # RunConfig.run_id
     status: str  # "running" | "complete"
     config: dict[str, Any]  # the resolved RunConfig (harness/config.py)
     budget: dict[str, Any]  # total_passes, checkpoint_passes, batch_size, train_size
@@ -77,3 +81,8 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def completed(self, decisions: dict[str, Any], train_wall_s: float, eval_wall_s: float) -> Manifest:
+        """The manifest of the finished run: final method decisions and wall times."""
+        timing = {"train_wall_s": train_wall_s, "eval_wall_s": eval_wall_s, "total_wall_s": train_wall_s + eval_wall_s}
+        return replace(self, status="complete", method={**self.method, "decisions": decisions}, timing=timing)

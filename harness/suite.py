@@ -23,7 +23,6 @@ Each run directory is locked while written (harness/lock.py), so two suites neve
 
 from __future__ import annotations
 
-import json
 import math
 import multiprocessing
 import os
@@ -38,7 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from supernet_bench.config import RunConfig, resolve_config
+from supernet_bench.archsample import check_sample_size
+from supernet_bench.config import RunConfig, config_diff, resolve_config
 from supernet_bench.core.errors import BenchError, UnknownNameError
 from supernet_bench.core.registry import Registry
 from supernet_bench.lock import RunLocked
@@ -50,6 +50,7 @@ from supernet_bench.store import RunStore
 _KEYS = {"description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out"}
 
 SUITES: Registry[Path] = Registry("suite")
+MAX_SEED_COUNT = 10_000  # `seeds = N` runs seeds 0..N-1; a larger count is a typo, not a plan
 
 
 def _register_shipped_suites() -> None:
@@ -93,8 +94,8 @@ def _str_list(path: Path, key: str, value: Any, allow_empty: bool = False) -> tu
 
 def _seeds(path: Path, value: Any) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise BenchError(f"suite {path}: 'seeds' as a count must be >= 1, got {value}")
+        if not 1 <= value <= MAX_SEED_COUNT:
+            raise BenchError(f"suite {path}: 'seeds' as a count must be in [1, {MAX_SEED_COUNT}], got {value}")
         return tuple(range(value))
     if (
         not isinstance(value, list)
@@ -205,7 +206,8 @@ def _check_names(tasks: list[RunTask]) -> None:
     from supernet_bench.spaces import get_space
 
     for task in tasks:
-        get_space(task.config.space)  # unknown space / subset -> "did you mean"
+        space = get_space(task.config.space)  # unknown space / subset -> "did you mean"
+        check_sample_size(space, task.config.eval.sample)
         if task.config.dataset not in DATASETS:
             raise UnknownNameError(DATASETS.unknown_message(task.config.dataset))
 
@@ -228,10 +230,6 @@ class RunOutcome:
     details: str = field(default="", repr=False)  # traceback of a failed run
 
 
-def _normalized(config: RunConfig) -> dict[str, Any]:
-    return json.loads(json.dumps(config.to_dict(), default=str))
-
-
 def _final_kt(store: RunStore) -> float:
     from supernet_bench.aggregate import KT
 
@@ -251,11 +249,13 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunO
     try:
         if store.is_complete():
             recorded = (store.manifest() or {}).get("config")
-            if recorded != _normalized(task.config):
+            diffs = config_diff(recorded, task.config) if isinstance(recorded, dict) else ["config (unreadable)"]
+            if diffs:
                 return RunOutcome(
                     task.label,
                     FAILED,
-                    error="a complete run with a different config is in the way; move it or use another --out",
+                    error=f"a complete run with a different config is in the way ({'; '.join(diffs)}); "
+                    "move it or use another --out",
                 )
             return RunOutcome(task.label, SKIPPED, kendall_tau=_final_kt(store))
         status = RESUMED if store.has_state() else RAN

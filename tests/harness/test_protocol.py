@@ -121,7 +121,9 @@ def test_resume_with_other_config_is_refused(tmp_path, data_dir, monkeypatch):
     monkeypatch.setattr(RunStore, "clear_state", lambda self: None)
     monkeypatch.setattr(RunStore, "write_manifest", _keep_running(RunStore.write_manifest))
     protocol.run(tiny_config(), tmp_path / "r", data_dir=data_dir, progress=False)
-    with pytest.raises(BenchError, match="config differs"):
+    with pytest.raises(
+        BenchError, match=r"holds a different run \(1 differing key\(s\): seed \(stored 0, requested 3\)\)"
+    ):
         protocol.run(tiny_config(seed=3), tmp_path / "r", data_dir=data_dir, resume=True, progress=False)
 
 
@@ -155,3 +157,39 @@ def test_rerun_from_manifest_of_other_code_warns(capsys):
     cli.warn_version_drift({"git_sha": "0" * 40})
     err = capsys.readouterr().err
     assert "git_sha: " + "0" * 40 + " ->" in err and "new seed" in err
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "section, change, named",
+    [
+        (
+            "data",
+            {"files": {"cifar-10-batches-py/data_batch_1": "0" * 64}},
+            "data.files.cifar-10-batches-py/data_batch_1",
+        ),
+        (
+            "ground_truth",
+            [{"column": "cifar10-valid_x-valid_hp200", "source_sha256": "f" * 64, "n": 15625}],
+            "ground_truth.",
+        ),
+    ],
+)
+def test_resume_refuses_other_data_or_ground_truth(tmp_path, data_dir, section, change, named):
+    root = tmp_path / "r"
+    root.mkdir()
+    manifest = {"run_id": "x", "status": "running", "config": tiny_config().to_dict(), section: change}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    before = (root / "manifest.json").read_bytes()
+    with pytest.raises(BenchError, match="holds a different run") as info:
+        protocol.run(tiny_config(), root, data_dir=data_dir, resume=True, progress=False)
+    assert named in str(info.value) and "\n" not in str(info.value)
+    assert (root / "manifest.json").read_bytes() == before and not (root / "metrics.parquet").exists()
+
+
+@pytest.mark.data
+def test_run_id_is_the_config_hash_in_manifest_and_rows(finished_run):
+    manifest = json.loads((finished_run / "manifest.json").read_text())
+    assert manifest["run_id"] == tiny_config().run_id
+    for name in ("metrics.parquet", "predictions.parquet"):
+        assert set(pq.read_table(finished_run / name).column("run_id").to_pylist()) == {tiny_config().run_id}

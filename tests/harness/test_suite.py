@@ -105,7 +105,7 @@ def test_suite_file_fields(tmp_path: Path):
     [
         ({"method": ["spos"]}, "unknown key"),
         ({"seeds": [0, 0]}, "repeats a seed"),
-        ({"seeds": -1}, "must be >= 1"),
+        ({"seeds": -1}, r"must be in \[1, 10000\]"),
         ({"methods": []}, "'methods' is empty"),
         ({"methods": "spos", "profile": 3}, "'profile' must be a string"),
     ],
