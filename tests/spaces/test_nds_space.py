@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch.nn as nn
 from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.methods.cond_weights.weights import dependencies_for
 from supernet_bench.methods.policies.calr import CaLR
 from supernet_bench.methods.policies.ms import MomentumSeparation
 from supernet_bench.spaces import get_space, space_names
-from supernet_bench.spaces.conditional import dependencies_for
 from supernet_bench.spaces.nds.design import BOTTLENECK, RESNEXT_A, anynet_params
 from supernet_bench.spaces.nds.supernet import NDSNetwork
 

@@ -6,7 +6,7 @@ Pipeline (paper Alg. 1-2, RSPS/SPOS base):
    op o of e on it in turn, forward+backward one batch and collect the gradient of the shared
    weights w_s (every supernet parameter except edge e's ops and the stem/head/classifier);
    cosine distances between the ops' gradients give a matrix; a brute-force balanced min-cut
-   (methods/mincut.py) splits e's ops into B groups; the edge with the largest cut (sum of
+   (methods/gmnas/mincut.py) splits e's ops into B groups; the edge with the largest cut (sum of
    distances across it) is split. Children inherit weights and optimizer state.
 2. After the last split the leaves are re-initialised (fresh weights and optimizer) and trained
    with SPOS inside their masks; an architecture is scored by the one leaf whose mask holds it
@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import ScoringModel, TrainContext
-from supernet_bench.methods.mincut import balanced_mincut
+from supernet_bench.methods.gmnas.mincut import balanced_mincut
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask
 

@@ -2,7 +2,7 @@
 
 Plain SPOS until `split_fraction` of the budget, then
 every weighted candidate is copied once per combination of its predecessors' ops
-(spaces/conditional.py) and training continues with the copy the sampled architecture selects.
+(methods/cond_weights/weights.py) and training continues with the copy the sampled architecture selects.
 The LR schedule runs on over the whole budget; only the optimizer's parameter list changes.
 `split_fraction` defaults to the space's `conditional_split_fraction`: the paper's best split, 0.84 on
 NAS-Bench-Macro (epoch 42 of 50), else 0.6 (its best window on NB201, ~150 of 250 epochs).
@@ -31,14 +31,14 @@ import torch
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import TrainContext
-from supernet_bench.methods.single_path import SPOS
-from supernet_bench.spaces.conditional import (
+from supernet_bench.methods.cond_weights.weights import (
     ConditionalWeights,
     conditional_weights_factory,
     copy_state,
     dependencies_for,
     unsplit_ops_for,
 )
+from supernet_bench.methods.single_path import SPOS
 
 COPY_MOMENTUM = ("per-copy", "shared")
 DEFAULT_SPLIT_FRACTION = 0.6

@@ -1,15 +1,15 @@
 """CLOSE-S: the two-stage simplified CLOSE (specs §5; paper CLOSE App. C.3). No GATE.
 
 Stage 1 (first `switch_fraction` of the budget, paper 400/1000 epochs): one GLOW block per cell,
-used by every edge ("Supernet-2"; DARTS: one per cell and shape class, spaces/glow.py). At the switch
+used by every edge ("Supernet-2"; DARTS: one per cell and shape class, methods/close/glow.py). At the switch
 each edge gets its own copy initialised from the shared one (WIT: pure copy by default;
 `wit="additive"` gives edge e>0 its own init + shared, edge 0 keeps the shared block, mirroring CLOSE's
 additive rule) and the optimizer restarts (SRT). Stage 2
-is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close.py).
+is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close/method.py).
 No reference code exists for CLOSE-S; these details are the natural reading of the paper.
 
 Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant of specs §4.4 with
-every position split at once (spaces/interval_glow.py). Stage 1: per stage one block shared by all
+every position split at once (methods/close/interval_glow.py). Stage 1: per stage one block shared by all
 positions after the stage's first (stride/channel-change) slot, which keeps its own fixed ops. At the
 switch every position gets its own block (WIT from the shared one; the first position keeps it) + SRT.
 """
@@ -22,7 +22,14 @@ import torch
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import ScoringModel, TrainContext
-from supernet_bench.methods.close import (
+from supernet_bench.methods.close.gate import cell_dag
+from supernet_bench.methods.close.glow import WIT_MODES, GlowWeights
+from supernet_bench.methods.close.interval_glow import (
+    SHARING_EXTENT_COUNTING_INTERVAL,
+    IntervalGlowWeights,
+    positions_of,
+)
+from supernet_bench.methods.close.method import (
     LR_SCHEDULES,
     SHARING_EXTENT_COUNTING,
     CloseTraining,
@@ -36,10 +43,7 @@ from supernet_bench.methods.close import (
     space_stages,
     step_at,
 )
-from supernet_bench.methods.close_gate import cell_dag
 from supernet_bench.spaces.base import Arch
-from supernet_bench.spaces.glow import WIT_MODES, GlowWeights
-from supernet_bench.spaces.interval_glow import SHARING_EXTENT_COUNTING_INTERVAL, IntervalGlowWeights, positions_of
 
 
 @register_method("close-s")

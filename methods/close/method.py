@@ -1,7 +1,7 @@
 """CLOSE: Curriculum Learning On Sharing Extent on CLOSENet (specs §4; paper CLOSE, ECCV 2022).
 
-CLOSENet = the space's supernet with GLOW-block weight keying (spaces/glow.py) + a GATE
-(methods/close_gate.py) that assigns a block to every edge of the sampled cell. Training starts with
+CLOSENet = the space's supernet with GLOW-block weight keying (methods/close/glow.py) + a GATE
+(methods/close/gate.py) that assigns a block to every edge of the sampled cell. Training starts with
 one block per layer; blocks are added at budget fractions (paper epochs 1/201/401/601 of 1000 ->
 0, 0.2, 0.4, 0.6), each initialised by WIT from the previous block together with a new gate output
 unit, and SRT restarts the optimizer at `restart_fractions` (all shipped configs: epoch 401 -> 0.4).
@@ -18,7 +18,7 @@ logits, so a score is deterministic; sampled assignments use their own generator
 (the K-block mixture costs compute, not passes).
 
 Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro) have no cell DAG: there CLOSE uses the
-interval-splitting variant (specs §4.4; spaces/interval_glow.py) instead of the GATE. Blocks are shared
+interval-splitting variant (specs §4.4; methods/close/interval_glow.py) instead of the GATE. Blocks are shared
 across block positions of a stage (the stage's first, stride/channel-change slot is unshared); each
 curriculum point splits one interval of positions (`cl_criteria` "pre": the multi-position interval
 with the smallest start, "max": the longest), the new half getting WIT from the old block. The number of
@@ -43,16 +43,16 @@ import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import Method, ScoringModel, TrainContext
-from supernet_bench.methods.close_gate import Gate, cell_dag, gumbel_straight_through
-from supernet_bench.methods.single_path import SinglePathTrainer
-from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
-from supernet_bench.spaces.glow import WIT_MODES, GlowWeights
-from supernet_bench.spaces.interval_glow import (
+from supernet_bench.methods.close.gate import Gate, cell_dag, gumbel_straight_through
+from supernet_bench.methods.close.glow import WIT_MODES, GlowWeights
+from supernet_bench.methods.close.interval_glow import (
     CL_CRITERIA,
     SHARING_EXTENT_COUNTING_INTERVAL,
     IntervalGlowWeights,
     positions_of,
 )
+from supernet_bench.methods.single_path import SinglePathTrainer
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 LR_SCHEDULES = ("plateau", "cosine")
 EVAL_ASSIGNMENTS = ("argmax", "sampled")
