@@ -27,7 +27,7 @@ from supernet_bench.config import RunConfig
 from supernet_bench.core.errors import BenchError
 from supernet_bench.evaluation import score_architectures
 from supernet_bench.lock import DirLock
-from supernet_bench.methods import create_method
+from supernet_bench.methods import check_supported, create_method
 from supernet_bench.methods.base import TrainContext
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.spaces import get_space
@@ -170,6 +170,8 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
     torch.set_num_threads(int(config.run.get("threads", 2)))
     keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
     space = get_space(config.space)
+    method = create_method(config.method, config.method_params())
+    check_supported(method, space)  # refuse an unsupported pair before reading data or training
     source = resolve_gt_source(config.eval.get("gt_source"))
     extra = {} if source is None else {"source": source}  # spaces without a source= keep their call
     gts = [space.ground_truth(col, data_dir, **extra) for col in config.gt_columns]
@@ -183,7 +185,6 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         config.run["budget_epochs"], config.run["batch_size"], len(prepared.train), config.run["checkpoints"]
     )
 
-    method = create_method(config.method, config.method_params())
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)

@@ -54,12 +54,6 @@ class SinglePathTrainer:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         if sampler not in SAMPLERS:
             raise BenchError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-        if sampler == "fair" and calr is not None and not space.product_space:
-            raise BenchError(
-                f"fairnas+calr cannot run on space {space.label}: strict-fairness paths leave the space "
-                "(they pair ops on every slot independently), and CaLR's LR exponent is defined only for "
-                "architectures of the space (their #params)"
-            )
         self.supernet, self.space, self.mask, self.rng = supernet, space, mask, rng
         self.sample = SAMPLERS[sampler]
         self.paths_per_step = 1 if sampler == "uniform" else max(len(m) for m in mask)

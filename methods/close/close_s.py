@@ -44,6 +44,7 @@ from supernet_bench.methods.close.method import (
     step_at,
 )
 from supernet_bench.spaces.base import Arch
+from supernet_bench.spaces.capabilities import is_sequential
 
 
 @register_method("close-s")
@@ -69,7 +70,7 @@ class CLOSES(CloseTraining):
         if self.lr_schedule not in LR_SCHEDULES:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         self.ctx = ctx
-        self.interval = bool(getattr(ctx.space, "sequential", False))
+        self.interval = is_sequential(ctx.space)
         if self.interval:
             self.num_edges = max(1, positions_of(space_stages(ctx.space)))  # blocks after the switch
             self.supernet = build_interval_supernet(ctx, self.num_edges, self.dropout)
@@ -95,8 +96,7 @@ class CLOSES(CloseTraining):
         if self.interval:
             return
         self.weights.set_assignment((0,) * self.num_slots)
-        ops = tuple(getattr(ctx.space, "ops", ()))
-        self.edge_arch_total = edges_in_archs(ctx.space, ops.index("none") if "none" in ops else None)
+        self.edge_arch_total = edges_in_archs(ctx.space, cell_dag(ctx.space).none_op)
 
     @property
     def weights(self) -> GlowWeights | IntervalGlowWeights:

@@ -53,6 +53,14 @@ from supernet_bench.methods.close.interval_glow import (
 )
 from supernet_bench.methods.single_path import SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import (
+    CellDAGSpace,
+    CellEdges,
+    Connectivity,
+    Requirement,
+    SequentialLayers,
+    is_sequential,
+)
 
 LR_SCHEDULES = ("plateau", "cosine")
 EVAL_ASSIGNMENTS = ("argmax", "sampled")
@@ -158,7 +166,7 @@ class RestartingTrainer(SinglePathTrainer):
             nesterov=nesterov, weight_decay=weight_decay, grad_clip=grad_clip,
             zero_grad_set_to_none=zero_grad_set_to_none,
         )  # fmt: skip
-        if sample_connected and not hasattr(space, "is_connected"):
+        if sample_connected and not isinstance(space, Connectivity):
             raise BenchError(f"sample_connected: space {space.label} has no is_connected()")
         self.opt_kwargs = dict(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
         self.schedule = lr_schedule
@@ -278,7 +286,7 @@ def check_cell_dag(space: SearchSpace, method: str) -> None:
 
 def space_stages(space: SearchSpace) -> tuple[tuple[int, ...], ...]:
     """The slot runs of a sequential space's stages (`space.stage_slices()`); BenchError if it has none."""
-    if not callable(getattr(space, "stage_slices", None)):
+    if not isinstance(space, SequentialLayers):
         raise BenchError(f"sequential space {space.label} describes no stages (stage_slices())")
     return tuple(tuple(st) for st in space.stage_slices())
 
@@ -332,11 +340,25 @@ class CLOSENet(nn.Module):
         return self.supernet(x, arch)
 
 
+CELL_DAG_OR_STAGES = Requirement(
+    "it assigns GLOW blocks to the edges of a cell DAG (`edges` and `ops`, or `cell_dag()`) or to the positions "
+    "of sequential stages (`stage_slices()`), and the space describes neither",
+    any_of=(CellDAGSpace, CellEdges, SequentialLayers),
+)
+CONNECTIVITY = Requirement(
+    "sample_connected needs the space to tell connected architectures (`is_connected`)", any_of=(Connectivity,)
+)
+
+
 class CloseTraining(Method):
     """The training recipe CLOSE and CLOSE-S share (paper CLOSE App. B.1): SGD lr 0.05, LR halved on a
     plateau of the epoch's training loss, SRT restarts, clip 5, dropout 0.1 before the classifier."""
 
     accepts_policies = ()
+
+    @property
+    def requires(self) -> tuple[Requirement, ...]:
+        return (CELL_DAG_OR_STAGES, CONNECTIVITY) if self.sample_connected else (CELL_DAG_OR_STAGES,)
 
     def __init__(
         self,
@@ -418,7 +440,7 @@ class CLOSE(CloseTraining):
         self.restart_steps = [step_at(f, self.total_steps) for f in self.restart_fractions]
         self.gate_frozen = False
         self.block_events: list[int] = []  # step at which each block beyond the first was added
-        self.interval = bool(getattr(ctx.space, "sequential", False))
+        self.interval = is_sequential(ctx.space)
         if self.interval:
             self._setup_interval(ctx)
         else:

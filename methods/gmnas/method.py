@@ -53,6 +53,7 @@ from supernet_bench.methods.base import ScoringModel, TrainContext
 from supernet_bench.methods.gmnas.mincut import balanced_mincut
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask
+from supernet_bench.spaces.capabilities import IOModules, OwnSharedParams
 
 GM_AVERAGES = ("distance", "gradient")
 LEAF_LR_HORIZONS = ("leaf", "lineage")
@@ -259,11 +260,10 @@ class GMNAS(SPOS):
         NDS: channel-sliced blocks shared by every choice).
         """
         net = node.trainer.supernet
-        own = getattr(net, "shared_params_for", None)
-        if callable(own):
-            return own(edge, node.mask)
+        if isinstance(net, OwnSharedParams):
+            return net.shared_params_for(edge, node.mask)
         weights = net.weights
-        io = getattr(net, "io_modules", IO_MODULES)
+        io = net.io_modules if isinstance(net, IOModules) else IO_MODULES
         skip = {id(p) for name in io if hasattr(net, name) for p in getattr(net, name).parameters()}
         skip |= {id(p) for p in weights.parameters()}
         keep = []

@@ -22,6 +22,10 @@ class Policy:
         sig = inspect.signature(cls.__init__)
         return {k: p.default for k, p in sig.parameters.items() if k != "self" and p.default is not p.empty}
 
+    def requirements(self, method) -> tuple:
+        """What this policy needs from a space when it runs with `method` (spaces/capabilities.Requirement)."""
+        return ()
+
     def get_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.default_params()}
 

@@ -11,6 +11,7 @@ import numpy as np
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods.policies import Policy, register_policy
 from supernet_bench.spaces.base import OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import is_sequential
 
 
 @register_policy("ms")
@@ -30,7 +31,7 @@ class MomentumSeparation(Policy):
             if self.slot not in candidates:
                 raise BenchError(f"ms slot {self.slot} is not a free slot of this (sub-)space: {candidates}")
             self.chosen = self.slot
-        elif getattr(space, "sequential", False):
+        elif is_sequential(space):
             self.chosen = candidates[0]
         else:
             self.chosen = int(rng.choice(candidates))
