@@ -3,7 +3,7 @@ Kendall tau over seeds, with reference estimators beside them and a cross-task r
 
 - ``leaderboard(summary, references)`` -> LEADERBOARD_SCHEMA rows (``kind`` "method" or "reference").
 - ``reference_rows(runs, data_dir)``: what a non-supernet estimator reaches on the same architecture sample
-  (REFERENCES registry, one function per space name: NB201 hp12 training, the Macro seed-to-seed ceiling).
+  (REFERENCES, one per space name, from the space catalogs: NB201 hp12 training, the Macro seed-to-seed ceiling).
 - ``rank_summary(board)``: mean rank per method across tasks and, with at least 5 tasks, a Friedman test
   with Nemenyi critical difference (autorank; Demšar 2006).
 """
@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy import stats
@@ -34,9 +33,11 @@ from supernet_bench.aggregate import (
     higher_is_better,
 )
 from supernet_bench.core.atomic import atomic_write_table
+from supernet_bench.core.catalog import ReferenceLine, ReferenceRequest
 from supernet_bench.core.registry import Registry
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.schema import METRICS_SCHEMA
+from supernet_bench.spaces import space_catalogs
 
 METHOD, REFERENCE = "method", "reference"  # values of the `kind` column
 
@@ -75,61 +76,29 @@ LEADERBOARD_SCHEMA = pa.schema(
 # reference estimators
 
 
-@dataclass(frozen=True)
-class ReferenceRequest:
-    """What a reference estimator is compared on: one leaderboard group and its architecture sample."""
-
-    space: str  # space label, e.g. "nb201" or "nb201:no-zero"
-    dataset: str
-    gt_column: str
-    profile: str
-    archs: tuple[str, ...]  # canonical strings of the shared evaluation sample
-    data_dir: Path
-
-
 Reference = Callable[[ReferenceRequest], list[dict[str, Any]]]
 REFERENCES: Registry[Reference] = Registry("reference estimator")
 
 
-@REFERENCES.register("nb201")
-def nb201_hp12_training(req: ReferenceRequest) -> list[dict[str, Any]]:
-    """The 12-epoch NB201 training (`<dataset>_<split>_hp12`) ranked against the hp200 GT column."""
-    suffix = "_hp200"
-    if not req.gt_column.endswith(suffix) or len(req.archs) < 2:
-        return []
-    from supernet_bench.spaces import get_space
+def _rows(estimate: Callable[[ReferenceRequest], list[ReferenceLine]]) -> Reference:
+    """A space catalog's reference lines as leaderboard rows: predictions scored like a method's, or a known tau."""
 
-    proxy_column = req.gt_column[: -len(suffix)] + "_hp12"
-    space = get_space(req.space)
-    target = space.ground_truth(req.gt_column, req.data_dir).lookup(list(req.archs))
-    pred = space.ground_truth(proxy_column, req.data_dir).lookup(list(req.archs))
-    complexity = np.array([space.complexity(space.decode(a)) for a in req.archs], dtype=np.float64)
-    bundle = compute_bundle(pred=pred, target=target, complexity=complexity)
-    return [
-        {
-            "method": "hp12 training",
-            **bundle,
-            "note": f"{proxy_column} vs {req.gt_column} on the same {len(req.archs)} architectures",
-        }
-    ]
+    def rows(req: ReferenceRequest) -> list[dict[str, Any]]:
+        out = []
+        for line in estimate(req):
+            if line.pred is not None:
+                bundle = compute_bundle(pred=line.pred, target=line.target, complexity=line.complexity)
+            else:
+                bundle = {KT: float(line.kendall_tau)}
+            out.append({"method": line.method, **bundle, "note": line.note})
+        return out
+
+    return rows
 
 
-@REFERENCES.register("macro")
-def macro_seed_to_seed(req: ReferenceRequest) -> list[dict[str, Any]]:
-    """The Kendall tau between independent stand-alone trainings: the practical ceiling on Macro."""
-    try:  # written alongside this module; a tree without it just has no reference line
-        from supernet_bench.spaces.macro.ground_truth import seed_to_seed_kendall_tau
-    except ImportError:
-        return []
-    value = seed_to_seed_kendall_tau(req.data_dir)
-    tau = value.get("mean", math.nan) if isinstance(value, dict) else value
-    return [
-        {
-            "method": "seed-to-seed ceiling",
-            KT: float(tau),
-            "note": "mean Kendall tau between the benchmark's stand-alone training runs (whole space)",
-        }
-    ]
+for _catalog in space_catalogs():  # spaces/<name>/catalog.py: one estimator per space name
+    for _name, _estimate in _catalog.references.items():
+        REFERENCES.register(_name, _rows(_estimate))
 
 
 def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFrame, list[str]]:

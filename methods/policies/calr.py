@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 from supernet_bench.core.errors import BenchError
-from supernet_bench.methods.policies import Policy, register_policy
+from supernet_bench.methods.policies import Policy, TrainerSetup, register_policy
 from supernet_bench.spaces.base import Arch, SearchSpace
 from supernet_bench.spaces.capabilities import ComplexityBounds, Requirement
 
@@ -68,6 +68,27 @@ class CaLR(Policy):
         self.tau = gamma_min - self.w * math.log(self.c_max)
         self._cache: dict[Arch, float] = {}
         return self
+
+    # -- trainer hooks ---------------------------------------------------------------------------------------
+    def for_trainer(self, setup: TrainerSetup, prior: Policy | None = None) -> CaLR:
+        return self.bind(setup.space)
+
+    def resolved_mode(self, paths_per_step: int) -> str:
+        """"lr" or "loss": auto = LR per subnet when a step trains one subnet, loss weights when it trains several."""
+        return self.mode if self.mode != "auto" else ("lr" if paths_per_step == 1 else "loss")
+
+    def holds_lr(self, trainer) -> bool:
+        return self.resolved_mode(trainer.paths_per_step) == "loss"  # FairNAS+CaLR: the schedule is in the loss
+
+    def step_lr(self, trainer, arch: Arch) -> float | None:
+        if self.resolved_mode(trainer.paths_per_step) != "lr":
+            return None
+        return trainer.lr * self.factor(trainer.progress, arch)
+
+    def loss_factor(self, trainer, arch: Arch) -> float | None:
+        if self.resolved_mode(trainer.paths_per_step) != "loss":
+            return None
+        return self.factor(trainer.progress, arch)
 
     def gamma(self, arch: Arch) -> float:
         g = self._cache.get(arch)
