@@ -3,7 +3,8 @@ Kendall tau over seeds, with reference estimators beside them and a cross-task r
 
 - ``leaderboard(summary, references)`` -> LEADERBOARD_SCHEMA rows (``kind`` "method" or "reference").
 - ``reference_rows(runs, data_dir)``: what a non-supernet estimator reaches on the same architecture sample
-  (REFERENCES, one per space name, from the space catalogs: NB201 hp12 training, the Macro seed-to-seed ceiling).
+  (`references()`, one per space name, from the space catalogs: NB201 hp12 training, the Macro seed-to-seed
+  ceiling).
 - ``rank_summary(board)``: mean rank per method across tasks and, with at least 5 tasks, a Friedman test
   with Nemenyi critical difference (autorank; Demšar 2006).
 """
@@ -34,7 +35,6 @@ from supernet_bench.aggregate import (
 )
 from supernet_bench.core.atomic import atomic_write_table
 from supernet_bench.core.catalog import ReferenceLine, ReferenceRequest
-from supernet_bench.core.registry import Registry
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.schema import METRICS_SCHEMA
 from supernet_bench.spaces import space_catalogs
@@ -76,11 +76,7 @@ LEADERBOARD_SCHEMA = pa.schema(
 # reference estimators
 
 
-Reference = Callable[[ReferenceRequest], list[dict[str, Any]]]
-REFERENCES: Registry[Reference] = Registry("reference estimator")
-
-
-def _rows(estimate: Callable[[ReferenceRequest], list[ReferenceLine]]) -> Reference:
+def _rows(estimate: Callable[[ReferenceRequest], list[ReferenceLine]]) -> Callable[..., list[dict[str, Any]]]:
     """A space catalog's reference lines as leaderboard rows: predictions scored like a method's, or a known tau."""
 
     def rows(req: ReferenceRequest) -> list[dict[str, Any]]:
@@ -96,9 +92,9 @@ def _rows(estimate: Callable[[ReferenceRequest], list[ReferenceLine]]) -> Refere
     return rows
 
 
-for _catalog in space_catalogs():  # spaces/<name>/catalog.py: one estimator per space name
-    for _name, _estimate in _catalog.references.items():
-        REFERENCES.register(_name, _rows(_estimate))
+def references() -> dict[str, Callable[[ReferenceRequest], list[dict[str, Any]]]]:
+    """Space name -> its reference rows, from every space catalog registered now (spaces/<name>/catalog.py)."""
+    return {name: _rows(estimate) for cat in space_catalogs() for name, estimate in cat.references.items()}
 
 
 def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFrame, list[str]]:
@@ -117,10 +113,11 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
         return pd.DataFrame(), [f"reference lines skipped: {e}"]
     preds = runs.final_predictions()
     rows: list[dict[str, Any]] = []
+    estimators = references()
     metric_groups = runs.metrics[GROUP_KEYS].drop_duplicates().itertuples(index=False, name=None)
     for space, dataset, gt_column, profile in sorted(metric_groups):
         name = space.partition(":")[0]
-        if name not in REFERENCES:
+        if name not in estimators:
             continue
         sel = preds[(preds["space"] == space) & (preds["dataset"] == dataset) & (preds["profile"] == profile)]
         samples = {tuple(g["arch"]) for _, g in sel.groupby("run_path", sort=True)}
@@ -132,7 +129,7 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
         archs = tuple(sorted(samples)[0]) if samples else ()
         req = ReferenceRequest(space, dataset, gt_column, profile, archs, data)
         try:
-            found = REFERENCES.get(name)(req)
+            found = estimators[name](req)
         except BenchError as e:
             notes.append(f"{space}/{dataset}/{gt_column}: reference skipped: {e}")
             continue
