@@ -440,11 +440,10 @@ class CLOSE(CloseTraining):
         self.restart_steps = [step_at(f, self.total_steps) for f in self.restart_fractions]
         self.gate_frozen = False
         self.block_events: list[int] = []  # step at which each block beyond the first was added
-        self.interval = is_sequential(ctx.space)
-        if self.interval:
-            self._setup_interval(ctx)
-        else:
-            self._setup_gate(ctx)
+        self.assign = (IntervalBlocks if is_sequential(ctx.space) else GateBlocks)(self)
+        self.net, self.block_steps = self.assign.build(ctx)
+        self.trainer = self._make_trainer(self.net)
+        self.assign.attach(self.trainer)
 
     def _make_trainer(self, net: nn.Module) -> RestartingTrainer:
         ctx = self.ctx
@@ -457,60 +456,19 @@ class CLOSE(CloseTraining):
             zero_grad_set_to_none=self.zero_grad_set_to_none, sample_connected=self.sample_connected,
         )  # fmt: skip
 
-    def _setup_interval(self, ctx: TrainContext) -> None:
-        """Sequential space: interval-split GLOW blocks over stage positions, no GATE (specs §4.4)."""
-        positions = positions_of(space_stages(ctx.space))
-        k_max = min(len(self.block_fractions), max(1, positions))
-        self.net = build_interval_supernet(ctx, k_max, self.dropout)
-        self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions[:k_max]]
-        self.trainer = self._make_trainer(self.net)
-        self.num_archs = num_archs(ctx.space)
-        self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": self.weights.partition()}]
-
-    def _setup_gate(self, ctx: TrainContext) -> None:
-        check_cell_dag(ctx.space, "close")
-        self.dag = cell_dag(ctx.space)
-        k_max = len(self.block_fractions)
-        supernet = build_glow_supernet(ctx, k_max, self.dropout)
-        gate = Gate(
-            self.dag, k_max, self.gate_op_dim, self.gate_node_dim, self.gate_hid_dim,
-            [int(d) for d in self.gate_gcn_dims], [int(d) for d in self.gate_mlp_dims], self.gate_mlp_dropout,
-        ).to(ctx.device)  # fmt: skip
-        self.net = CLOSENet(supernet, gate, self.gumbel_tau)
-        self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions]
-        self.trainer = self._make_trainer(self.net)
-        self.trainer.on_restart.append(lambda: self._freeze_gate_last_layer(False))
-        self.edge_arch_total = edges_in_archs(ctx.space, self.dag.none_op)
-
     @property
     def weights(self) -> GlowWeights | IntervalGlowWeights:
         return self.net.weights
 
     # -- curriculum ---------------------------------------------------------------------------------------
     def _freeze_gate_last_layer(self, frozen: bool) -> None:
-        if self.interval:
-            return
-        for p in self.net.gate.last_layer.parameters():
-            p.requires_grad_(not frozen)
-            if frozen:
-                p.grad = None  # so SGD skips it even with zero_grad(set_to_none=False)
-        self.gate_frozen = frozen
+        self.assign.freeze(frozen)
 
     def add_block(self) -> int:
-        """A new GLOW block per layer + a new gate output unit, both by WIT.
-
-        Sequential spaces: split an interval of positions instead (the new block takes its upper half)."""
-        t = self.trainer.t
-        if self.interval:
-            _, (_, _, k) = self.weights.split(self.cl_criteria, self.wit)
-            self.block_events.append(t)
-            self.partitions.append({"step": t, "intervals": self.weights.partition()})
-            return k
-        k = self.weights.add_block(self.wit)
-        self.net.gate.inherit_unit(k, k - 1, self.wit)
-        self.block_events.append(t)
-        if self.freeze_gate_last_layer_between_restarts and t not in self.restart_steps:
-            self._freeze_gate_last_layer(True)
+        """One more GLOW block, placed by the assignment strategy (GATE: a new block per layer + gate unit by
+        WIT; interval: the upper half of a split interval of positions)."""
+        k = self.assign.add_block(self.trainer.t)
+        self.block_events.append(self.trainer.t)
         return k
 
     def step(self) -> int:
@@ -529,27 +487,13 @@ class CLOSE(CloseTraining):
         return self.net.assignment(arch)
 
     def scoring_model(self, arch: Arch) -> ScoringModel:
-        net = self.net
-        if self.interval:
-            return ScoringModel(net, lambda x: net(x, arch))
-        blocks = self.scoring_assignment(arch)
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            net.weights.set_assignment(blocks)
-            return net.supernet(x, arch)
-
-        return ScoringModel(net, forward)
+        return self.assign.scoring_model(arch)
 
     # -- records ------------------------------------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:
-        k = self.weights.num_active
-        if self.interval:
-            extent = self.weights.sharing_extent(self.num_archs)
-        else:
-            extent = self.edge_arch_total / k
         return {
-            "num_blocks": float(k),
-            "sharing_extent": extent,
+            "num_blocks": float(self.weights.num_active),
+            "sharing_extent": self.assign.sharing_extent(),
             "lr": float(self.trainer.scheduled_lr()),
             "restarts": float(len(self.trainer.restarts)),
             "lr_reductions": float(len(self.trainer.lr_reductions)),
@@ -557,67 +501,166 @@ class CLOSE(CloseTraining):
         }
 
     def decisions(self) -> dict[str, Any]:
-        if self.interval:
-            return {
-                "close": {
-                    "assignment": "interval",
-                    "total_steps": self.total_steps,
-                    "num_positions": self.weights.num_positions,
-                    "stages": [list(st) for st in self.weights.stages],
-                    "num_blocks": self.weights.num_blocks,
-                    "block_steps": self.block_steps,
-                    "ignored_block_fractions": self.block_fractions[self.weights.num_blocks :],
-                    "restart_steps": self.restart_steps,
-                    "steps_per_epoch": self.steps_per_epoch,
-                    "plateau_patience_epochs": self.patience_epochs,
-                    "cl_criteria": self.cl_criteria,
-                    "wit": self.wit,
-                    "lr_schedule": self.lr_schedule,
-                    "sharing_extent_counting": SHARING_EXTENT_COUNTING_INTERVAL,
-                    "blocks_added_at": list(self.block_events),
-                    "partitions": [dict(p) for p in self.partitions],
-                    "restarted_at": list(self.trainer.restarts),
-                    "lr_reduced_at": list(self.trainer.lr_reductions),
-                }
-            }
-        return {
-            "close": {
-                "assignment": "gate",
-                "total_steps": self.total_steps,
-                "block_steps": self.block_steps,
-                "restart_steps": self.restart_steps,
-                "steps_per_epoch": self.steps_per_epoch,
-                "plateau_patience_epochs": self.patience_epochs,
-                "scoring_assignment": self.eval_assignment,
-                "wit": self.wit,
-                "lr_schedule": self.lr_schedule,
-                "freeze_gate_last_layer_between_restarts": self.freeze_gate_last_layer_between_restarts,
-                "sharing_extent_counting": SHARING_EXTENT_COUNTING,
-                "blocks_added_at": list(self.block_events),
-                "restarted_at": list(self.trainer.restarts),
-                "lr_reduced_at": list(self.trainer.lr_reductions),
-            }
-        }
+        return {"close": self.assign.decisions()}
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
+        return {
             "trainer": self.trainer.state_dict(),
             "num_active": self.weights.num_active,
             "gate_frozen": self.gate_frozen,
             "block_events": list(self.block_events),
+            **self.assign.state_dict(),
         }
-        if self.interval:
-            state["partitions"] = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
-                                   for p in self.partitions]  # fmt: skip
-        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.interval:
-            self.partitions = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
-                               for p in state["partitions"]]  # fmt: skip
-            self.weights.load_partition(self.partitions[-1]["intervals"])
-        else:
-            self.weights.num_active = int(state["num_active"])
+        self.assign.load_blocks(state)
         self.trainer.load_state_dict(state["trainer"])
         self._freeze_gate_last_layer(bool(state["gate_frozen"]))
         self.block_events = list(state["block_events"])
+
+
+# -- CLOSE's two assignment strategies: which GLOW block serves which slot ----------------------------------
+class GateBlocks:
+    """Cell spaces: a GATE over the cell DAG assigns one of the active GLOW blocks to every edge of the sampled
+    cell (Gumbel-ST in training, argmax or sampled when scoring); each new block comes with a new gate unit."""
+
+    def __init__(self, method: CLOSE):
+        self.m = method
+
+    def build(self, ctx: TrainContext) -> tuple[nn.Module, list[int]]:
+        m = self.m
+        check_cell_dag(ctx.space, "close")
+        self.dag = cell_dag(ctx.space)
+        k_max = len(m.block_fractions)
+        supernet = build_glow_supernet(ctx, k_max, m.dropout)
+        gate = Gate(
+            self.dag, k_max, m.gate_op_dim, m.gate_node_dim, m.gate_hid_dim,
+            [int(d) for d in m.gate_gcn_dims], [int(d) for d in m.gate_mlp_dims], m.gate_mlp_dropout,
+        ).to(ctx.device)  # fmt: skip
+        self.edge_arch_total = edges_in_archs(ctx.space, self.dag.none_op)
+        return CLOSENet(supernet, gate, m.gumbel_tau), [step_at(f, m.total_steps) for f in m.block_fractions]
+
+    def attach(self, trainer: RestartingTrainer) -> None:
+        trainer.on_restart.append(lambda: self.freeze(False))
+
+    def freeze(self, frozen: bool) -> None:
+        m = self.m
+        for p in m.net.gate.last_layer.parameters():
+            p.requires_grad_(not frozen)
+            if frozen:
+                p.grad = None  # so SGD skips it even with zero_grad(set_to_none=False)
+        m.gate_frozen = frozen
+
+    def add_block(self, t: int) -> int:
+        m = self.m
+        k = m.weights.add_block(m.wit)
+        m.net.gate.inherit_unit(k, k - 1, m.wit)
+        if m.freeze_gate_last_layer_between_restarts and t not in m.restart_steps:
+            self.freeze(True)
+        return k
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.m.net
+        blocks = self.m.scoring_assignment(arch)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            net.weights.set_assignment(blocks)
+            return net.supernet(x, arch)
+
+        return ScoringModel(net, forward)
+
+    def sharing_extent(self) -> float:
+        return self.edge_arch_total / self.m.weights.num_active
+
+    def decisions(self) -> dict[str, Any]:
+        m = self.m
+        return {
+            "assignment": "gate",
+            "total_steps": m.total_steps,
+            "block_steps": m.block_steps,
+            "restart_steps": m.restart_steps,
+            "steps_per_epoch": m.steps_per_epoch,
+            "plateau_patience_epochs": m.patience_epochs,
+            "scoring_assignment": m.eval_assignment,
+            "wit": m.wit,
+            "lr_schedule": m.lr_schedule,
+            "freeze_gate_last_layer_between_restarts": m.freeze_gate_last_layer_between_restarts,
+            "sharing_extent_counting": SHARING_EXTENT_COUNTING,
+            "blocks_added_at": list(m.block_events),
+            "restarted_at": list(m.trainer.restarts),
+            "lr_reduced_at": list(m.trainer.lr_reductions),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_blocks(self, state: dict[str, Any]) -> None:
+        self.m.weights.num_active = int(state["num_active"])
+
+
+class IntervalBlocks:
+    """Sequential spaces (specs §4.4): blocks shared across the positions of an interval of a stage, no GATE; a
+    new block takes the upper half of a split interval (WIT from the old block)."""
+
+    def __init__(self, method: CLOSE):
+        self.m = method
+
+    def build(self, ctx: TrainContext) -> tuple[nn.Module, list[int]]:
+        m = self.m
+        positions = positions_of(space_stages(ctx.space))
+        k_max = min(len(m.block_fractions), max(1, positions))
+        net = build_interval_supernet(ctx, k_max, m.dropout)
+        self.num_archs = num_archs(ctx.space)
+        self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": net.weights.partition()}]
+        return net, [step_at(f, m.total_steps) for f in m.block_fractions[:k_max]]
+
+    def attach(self, trainer: RestartingTrainer) -> None:
+        pass
+
+    def freeze(self, frozen: bool) -> None:
+        pass  # no gate
+
+    def add_block(self, t: int) -> int:
+        w = self.m.weights
+        _, (_, _, k) = w.split(self.m.cl_criteria, self.m.wit)
+        self.partitions.append({"step": t, "intervals": w.partition()})
+        return k
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.m.net
+        return ScoringModel(net, lambda x: net(x, arch))
+
+    def sharing_extent(self) -> float:
+        return self.m.weights.sharing_extent(self.num_archs)
+
+    def decisions(self) -> dict[str, Any]:
+        m = self.m
+        return {
+            "assignment": "interval",
+            "total_steps": m.total_steps,
+            "num_positions": m.weights.num_positions,
+            "stages": [list(st) for st in m.weights.stages],
+            "num_blocks": m.weights.num_blocks,
+            "block_steps": m.block_steps,
+            "ignored_block_fractions": m.block_fractions[m.weights.num_blocks :],
+            "restart_steps": m.restart_steps,
+            "steps_per_epoch": m.steps_per_epoch,
+            "plateau_patience_epochs": m.patience_epochs,
+            "cl_criteria": m.cl_criteria,
+            "wit": m.wit,
+            "lr_schedule": m.lr_schedule,
+            "sharing_extent_counting": SHARING_EXTENT_COUNTING_INTERVAL,
+            "blocks_added_at": list(m.block_events),
+            "partitions": [dict(p) for p in self.partitions],
+            "restarted_at": list(m.trainer.restarts),
+            "lr_reduced_at": list(m.trainer.lr_reductions),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"partitions": [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                               for p in self.partitions]}  # fmt: skip
+
+    def load_blocks(self, state: dict[str, Any]) -> None:
+        self.partitions = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                           for p in state["partitions"]]  # fmt: skip
+        self.m.weights.load_partition(self.partitions[-1]["intervals"])
