@@ -11,13 +11,9 @@ URL provenance (looked up in the projects' own READMEs; ``verified=False`` marks
 a third-party script rather than the publisher's README, or one not tried end to end):
 
 - CIFAR-10/100: https://www.cs.toronto.edu/~kriz/cifar.html (md5 published there).
-- NAS-Bench-201: D-X-Y/NAS-Bench-201 README -> Google Drive file 1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs
-  (``NAS-Bench-201-v1_0-e61699.pth``); its training data, including ImageNet16, is a Google Drive
-  *folder* (1L0Lzq8rWpZLPfiQGd6QR8q5xLV88emU7), so ImageNet16-120 is manual.
-- NAS-Bench-Macro: ``nas-bench-macro_cifar10.json`` in xiusu/NAS-Bench-Macro (``data/`` folder).
-- NAS-Bench-301: automl/nasbench301 README -> figshare article 13061510 (nasbench301_models_v1_0.zip);
-  the direct file id 24992018 is the one nasbench301's own download script uses.
-- NDS: facebookresearch/nds README -> https://dl.fbaipublicfiles.com/nds/data.zip.
+- ImageNet16-120: the NAS-Bench-201 README publishes its training data as a Google Drive *folder*
+  (1L0Lzq8rWpZLPfiQGd6QR8q5xLV88emU7), so it is manual.
+- the benchmarks' own files: see each space's catalog.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """What the harness needs per DARTS/NAS-Bench-301 beyond the space: the surrogate models (fetch/check) and
-their probe."""
+their probe.
+
+URL provenance: automl/nasbench301 README -> figshare article 13061510 (nasbench301_models_v1_0.zip); the
+direct file id 24992018 is the one nasbench301's own download script uses.
+"""
 
 from __future__ import annotations
 

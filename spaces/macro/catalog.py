@@ -1,5 +1,8 @@
 """What the harness needs per NAS-Bench-Macro beyond the space: the official JSON (fetch/check), its probe and
-parquet conversion, and the leaderboard's seed-to-seed ceiling."""
+parquet conversion, and the leaderboard's seed-to-seed ceiling.
+
+URL provenance: ``nas-bench-macro_cifar10.json`` in xiusu/NAS-Bench-Macro (``data/`` folder).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """What the harness needs per NAS-Bench-201 beyond the space: the official file (fetch/check), its probe and
-parquet conversion, and the leaderboard's hp12-training reference line."""
+parquet conversion, and the leaderboard's hp12-training reference line.
+
+URL provenance: D-X-Y/NAS-Bench-201 README -> Google Drive file 1SKW0Cu0u8-gb18zDpaAGi0f74UdXeGKs
+(``NAS-Bench-201-v1_0-e61699.pth``).
+"""
 
 from __future__ import annotations
 

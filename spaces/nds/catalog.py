@@ -1,5 +1,8 @@
 """What the harness needs per NDS space beyond the spaces: the training statistics (fetch/check) and a probe
-naming which design spaces (files) are present."""
+naming which design spaces (files) are present.
+
+URL provenance: facebookresearch/nds README -> https://dl.fbaipublicfiles.com/nds/data.zip.
+"""
 
 from __future__ import annotations
 
