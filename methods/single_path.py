@@ -68,7 +68,8 @@ class SinglePathTrainer:
         self.policies = [p.for_trainer(setup, priors.get(type(p))) for p in policies]
         chooser = [p for p in self.policies if p.num_optimizers() > 1]
         if len(chooser) > 1:
-            raise BenchError(f"policies {[p.name for p in chooser]} each want their own optimizers; combine one")
+            names = ", ".join(p.name for p in chooser)
+            raise BenchError(f"policies {names} each keep their own optimizers; use one of them")
         self.chooser = chooser[0] if chooser else None
         n_opt = self.chooser.num_optimizers() if self.chooser else 1
         params = list(supernet.parameters())
