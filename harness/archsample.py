@@ -18,14 +18,14 @@ import numpy as np
 import pandas as pd
 from supernet_bench.core.errors import BenchError, DataError
 from supernet_bench.spaces.base import Arch, SearchSpace
+from supernet_bench.spaces.capabilities import BenchmarkedSample, NamedSubsets
 
 
 def benchmarked(space: SearchSpace, data_dir: Path | None) -> list[Arch] | None:
     """The architectures with ground truth of a space whose benchmark is a finite sample, else None."""
-    finite = getattr(space, "benchmarked_archs", None)
-    if not callable(finite):
+    if not isinstance(space, BenchmarkedSample):
         return None
-    pool = list(finite(data_dir))
+    pool = list(space.benchmarked_archs(data_dir))
     if not pool:
         raise BenchError(f"no architecture of space {space.label} has ground truth: nothing to evaluate")
     return pool
@@ -75,10 +75,9 @@ def _select(space: SearchSpace, spec: str, seed: int, data_dir: Path | None) -> 
         pool = benchmarked(space, data_dir)
         return pool if pool is not None else list(space.enumerate())
     if kind == "subset":
-        loader = getattr(space, "load_named_subset", None)
-        if loader is None:
+        if not isinstance(space, NamedSubsets):
             raise BenchError(f"space {space.label} has no named architecture subsets")
-        archs = loader(arg, data_dir)
+        archs = space.load_named_subset(arg, data_dir)
         return [space.check(tuple(a)) for a in archs]
     if kind == "file":
         return read_arch_list(space, Path(arg))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import http.client
-import json
 import os
 import re
 import stat
@@ -29,17 +28,17 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
+from supernet_bench.core.catalog import Log, PostStep, Probe
 from supernet_bench.core.errors import BenchError, DataError, UnknownNameError
 from supernet_bench.core.ground_truth import sha256_file
 from supernet_bench.datasets_catalog import CATALOG, Benchmark, Resource
+from supernet_bench.spaces import space_catalogs
 
 MIRROR_ENV = "SUPERNET_BENCH_MIRROR"
 CHUNK = 1 << 16
-Log = Callable[[str], None]
 
 
 def _stderr(msg: str) -> None:
@@ -281,40 +280,9 @@ def _post_extract(arg: str, path: Path, data_dir: Path, log: Log) -> None:
     log(f"extracted {len(names)} member(s) of {path.name} into {dest}")
 
 
-def _post_macro_parquet(arg: str, path: Path, data_dir: Path, log: Log) -> None:
-    from supernet_bench.spaces.macro.ground_truth import load_macro_ground_truth
-    from supernet_bench.spaces.macro.space import GT_COLUMNS
-
-    for column in GT_COLUMNS:
-        out = path.with_name(f"{path.stem}.{column}.parquet")
-        gt = load_macro_ground_truth(column, source=path)
-        gt.to_parquet(out)
-        log(f"wrote {out} ({len(gt)} archs)")
-
-
-def _post_nb201_parquet(arg: str, path: Path, data_dir: Path, log: Log) -> None:
-    try:
-        import nas_201_api  # noqa: F401
-    except ImportError:
-        log(
-            f"note: {path.name} is in place; converting it to canonical parquet needs the nb201-api extra "
-            "(pip install supernet-bench[nb201-api]), then run `supernet-bench data fetch nb201` again"
-        )
-        return
-    from supernet_bench.spaces.nb201.ground_truth import load_nb201_ground_truth
-    from supernet_bench.spaces.nb201.space import GT_COLUMNS
-
-    for column in GT_COLUMNS:
-        out = path.parent / f"{column}.parquet"
-        gt = load_nb201_ground_truth(column, data_dir, source=path)
-        gt.to_parquet(out)
-        log(f"wrote {out} ({len(gt)} archs)")
-
-
-POST_STEPS: dict[str, Callable[[str, Path, Path, Log], None]] = {
+POST_STEPS: dict[str, PostStep] = {
     "extract": _post_extract,
-    "macro-parquet": _post_macro_parquet,
-    "nb201-parquet": _post_nb201_parquet,
+    **{name: step for cat in space_catalogs() for name, step in cat.post_steps.items()},  # spaces/<name>/catalog.py
 }
 
 
@@ -404,10 +372,8 @@ def _require_writable(path: Path) -> None:
 
 
 def _missing_outputs(res: Resource, dest: Path) -> bool:
-    """True when a conversion post-step's output is missing (the parquet files next to the source)."""
-    if "macro-parquet" in res.post:
-        return not any(dest.parent.glob(f"{dest.stem}.*.parquet"))
-    return False
+    """True when a conversion post-step's output is missing (e.g. the parquet files next to the source)."""
+    return any(not any(dest.parent.glob(pattern)) for pattern in res.outputs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -471,60 +437,11 @@ def _probe_imagenet16(paths: list[Path]) -> str:
     return f"{batches} train batches, val_data {'present' if (root / 'val_data').is_file() else 'missing'}"
 
 
-def _probe_nb201(paths: list[Path]) -> str:
-    p = paths[0]
-    if p.suffix == ".csv":
-        import pandas as pd
-
-        cols = list(pd.read_csv(p, nrows=0).columns)
-        hp = sorted(c for c in cols if re.search(r"_hp\d+$", c))
-        with open(p, "rb") as f:
-            rows = max(0, sum(1 for _ in f) - 1)
-        return f"table {p.name}: {rows} archs, {len(hp)} GT columns ({', '.join(hp)})"
-    m = re.search(r"v(\d+)_(\d+)", p.name)
-    return f"API file {p.name} (v{m.group(1)}.{m.group(2)})" if m else f"API file {p.name}"
-
-
-def _probe_macro(paths: list[Path]) -> str:
-    p = paths[0]
-    try:
-        data = json.loads(p.read_bytes())
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read {p}: {e}") from None
-    if not isinstance(data, dict):
-        raise DataError(f"{p} is not a JSON object")
-    return f"{len(data)} archs"
-
-
-def _probe_nb301(paths: list[Path]) -> str:
-    p = paths[0]
-    members = sorted(d.name for d in p.iterdir() if d.is_dir())
-    return f"model folder {p.parent.name}/{p.name}, {len(members)} ensemble member(s)"
-
-
-def _probe_nds(paths: list[Path]) -> str:
-    """Which NDS design spaces (file stems) are present, and which harness spaces they serve."""
-    from supernet_bench.spaces.nds.design import RESNET, RESNEXT_A  # the file names live with the design spaces
-
-    names = sorted({p.name for p in paths if not p.name.startswith("._")})  # skip macOS AppleDouble files
-    parts = []
-    for space, design in (("nds-resnet", RESNET), ("nds-resnexta", RESNEXT_A)):
-        files = [design.file, *design.seed_files]
-        have = [f for f in files if f in names]
-        parts.append(f"{space}: {', '.join(have) if have else 'no ' + design.file}")
-    others = [n[: -len(".json")] for n in names if n not in (RESNET.file, RESNEXT_A.file, *RESNET.seed_files)]
-    other = f"; other design spaces: {', '.join(others)}" if others else ""
-    return f"{len(names)} JSON file(s); {'; '.join(parts)}{other}"
-
-
-PROBES: dict[str, Callable[[list[Path]], str]] = {
+PROBES: dict[str, Probe] = {
     "cifar10": _probe_cifar10,
     "cifar100": _probe_cifar100,
     "imagenet16": _probe_imagenet16,
-    "nb201": _probe_nb201,
-    "macro": _probe_macro,
-    "nb301": _probe_nb301,
-    "nds": _probe_nds,
+    **{name: probe for cat in space_catalogs() for name, probe in cat.probes.items()},  # spaces/<name>/catalog.py
 }
 
 

@@ -3,7 +3,8 @@ Kendall tau over seeds, with reference estimators beside them and a cross-task r
 
 - ``leaderboard(summary, references)`` -> LEADERBOARD_SCHEMA rows (``kind`` "method" or "reference").
 - ``reference_rows(runs, data_dir)``: what a non-supernet estimator reaches on the same architecture sample
-  (REFERENCES registry, one function per space name: NB201 hp12 training, the Macro seed-to-seed ceiling).
+  (`references()`, one per space name, from the space catalogs: NB201 hp12 training, the Macro seed-to-seed
+  ceiling).
 - ``rank_summary(board)``: mean rank per method across tasks and, with at least 5 tasks, a Friedman test
   with Nemenyi critical difference (autorank; Demšar 2006).
 """
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy import stats
@@ -34,9 +34,10 @@ from supernet_bench.aggregate import (
     higher_is_better,
 )
 from supernet_bench.core.atomic import atomic_write_table
-from supernet_bench.core.registry import Registry
+from supernet_bench.core.catalog import ReferenceLine, ReferenceRequest
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.schema import METRICS_SCHEMA
+from supernet_bench.spaces import space_catalogs
 
 METHOD, REFERENCE = "method", "reference"  # values of the `kind` column
 
@@ -75,61 +76,25 @@ LEADERBOARD_SCHEMA = pa.schema(
 # reference estimators
 
 
-@dataclass(frozen=True)
-class ReferenceRequest:
-    """What a reference estimator is compared on: one leaderboard group and its architecture sample."""
+def _rows(estimate: Callable[[ReferenceRequest], list[ReferenceLine]]) -> Callable[..., list[dict[str, Any]]]:
+    """A space catalog's reference lines as leaderboard rows: predictions scored like a method's, or a known tau."""
 
-    space: str  # space label, e.g. "nb201" or "nb201:no-zero"
-    dataset: str
-    gt_column: str
-    profile: str
-    archs: tuple[str, ...]  # canonical strings of the shared evaluation sample
-    data_dir: Path
+    def rows(req: ReferenceRequest) -> list[dict[str, Any]]:
+        out = []
+        for line in estimate(req):
+            if line.pred is not None:
+                bundle = compute_bundle(pred=line.pred, target=line.target, complexity=line.complexity)
+            else:
+                bundle = {KT: float(line.kendall_tau)}
+            out.append({"method": line.method, **bundle, "note": line.note})
+        return out
 
-
-Reference = Callable[[ReferenceRequest], list[dict[str, Any]]]
-REFERENCES: Registry[Reference] = Registry("reference estimator")
-
-
-@REFERENCES.register("nb201")
-def nb201_hp12_training(req: ReferenceRequest) -> list[dict[str, Any]]:
-    """The 12-epoch NB201 training (`<dataset>_<split>_hp12`) ranked against the hp200 GT column."""
-    suffix = "_hp200"
-    if not req.gt_column.endswith(suffix) or len(req.archs) < 2:
-        return []
-    from supernet_bench.spaces import get_space
-
-    proxy_column = req.gt_column[: -len(suffix)] + "_hp12"
-    space = get_space(req.space)
-    target = space.ground_truth(req.gt_column, req.data_dir).lookup(list(req.archs))
-    pred = space.ground_truth(proxy_column, req.data_dir).lookup(list(req.archs))
-    complexity = np.array([space.complexity(space.decode(a)) for a in req.archs], dtype=np.float64)
-    bundle = compute_bundle(pred=pred, target=target, complexity=complexity)
-    return [
-        {
-            "method": "hp12 training",
-            **bundle,
-            "note": f"{proxy_column} vs {req.gt_column} on the same {len(req.archs)} architectures",
-        }
-    ]
+    return rows
 
 
-@REFERENCES.register("macro")
-def macro_seed_to_seed(req: ReferenceRequest) -> list[dict[str, Any]]:
-    """The Kendall tau between independent stand-alone trainings: the practical ceiling on Macro."""
-    try:  # written alongside this module; a tree without it just has no reference line
-        from supernet_bench.spaces.macro.ground_truth import seed_to_seed_kendall_tau
-    except ImportError:
-        return []
-    value = seed_to_seed_kendall_tau(req.data_dir)
-    tau = value.get("mean", math.nan) if isinstance(value, dict) else value
-    return [
-        {
-            "method": "seed-to-seed ceiling",
-            KT: float(tau),
-            "note": "mean Kendall tau between the benchmark's stand-alone training runs (whole space)",
-        }
-    ]
+def references() -> dict[str, Callable[[ReferenceRequest], list[dict[str, Any]]]]:
+    """Space name -> its reference rows, from every space catalog registered now (spaces/<name>/catalog.py)."""
+    return {name: _rows(estimate) for cat in space_catalogs() for name, estimate in cat.references.items()}
 
 
 def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFrame, list[str]]:
@@ -148,10 +113,11 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
         return pd.DataFrame(), [f"reference lines skipped: {e}"]
     preds = runs.final_predictions()
     rows: list[dict[str, Any]] = []
+    estimators = references()
     metric_groups = runs.metrics[GROUP_KEYS].drop_duplicates().itertuples(index=False, name=None)
     for space, dataset, gt_column, profile in sorted(metric_groups):
         name = space.partition(":")[0]
-        if name not in REFERENCES:
+        if name not in estimators:
             continue
         sel = preds[(preds["space"] == space) & (preds["dataset"] == dataset) & (preds["profile"] == profile)]
         samples = {tuple(g["arch"]) for _, g in sel.groupby("run_path", sort=True)}
@@ -163,7 +129,7 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
         archs = tuple(sorted(samples)[0]) if samples else ()
         req = ReferenceRequest(space, dataset, gt_column, profile, archs, data)
         try:
-            found = REFERENCES.get(name)(req)
+            found = estimators[name](req)
         except BenchError as e:
             notes.append(f"{space}/{dataset}/{gt_column}: reference skipped: {e}")
             continue

@@ -28,7 +28,7 @@ from supernet_bench.config import RunConfig, config_diff, flat_keys
 from supernet_bench.core.errors import BenchError
 from supernet_bench.evaluation import score_architectures
 from supernet_bench.lock import DirLock
-from supernet_bench.methods import create_method
+from supernet_bench.methods import check_supported, create_method
 from supernet_bench.methods.base import TrainContext
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.schema import Manifest
@@ -382,12 +382,13 @@ def _run_locked(
 ) -> Path:
     torch.set_num_threads(config.run.threads)
     keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
+    method = create_method(config.method, config.method_params())
+    check_supported(method, get_space(config.space))  # refuse an unsupported pair before reading data or training
     setup = setup_run(config, data_dir)
     inputs = inputs_record(config, setup, data_dir)
     if previous is not None:
         check_same_inputs(store.root, previous, inputs)
 
-    method = create_method(config.method, config.method_params())
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)

@@ -12,10 +12,12 @@ import pkgutil
 from importlib.metadata import entry_points
 from typing import Any
 
-from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.errors import BenchError, UnknownNameError, UnsupportedError
 from supernet_bench.core.registry import Registry
 from supernet_bench.methods.base import Method
 from supernet_bench.methods.policies import POLICIES, Policy
+from supernet_bench.spaces.base import SearchSpace
+from supernet_bench.spaces.capabilities import Requirement, unsupported
 
 METHODS: Registry[type[Method]] = Registry("method", base=Method)
 SHARED_TABLE = "all"  # [methods.all] in a profile: hyperparameters shared by every method
@@ -96,6 +98,19 @@ def create_method(name: str, params: dict[str, dict[str, Any]] | None = None) ->
     return method
 
 
+def requirements(method: Method) -> list[Requirement]:
+    """What `method` needs from a space: its own `requires` and what its policies add for it."""
+    return [*method.requires, *(r for p in getattr(method, "policies", ()) for r in p.requirements(method))]
+
+
+def check_supported(method: Method, space: SearchSpace) -> None:
+    """The one place an unsupported method/space pair is refused, with one line naming why, before training."""
+    missing = unsupported(requirements(method), space)
+    if missing is not None:
+        name = method.name or type(method).__name__
+        raise UnsupportedError(f"{name} does not apply to space {space.label}: {missing.problem}")
+
+
 def _construct(cls, label: str, kwargs: dict[str, Any], **extra):
     allowed = cls.default_params()
     unknown = sorted(set(kwargs) - set(allowed))
@@ -117,4 +132,4 @@ def _construct(cls, label: str, kwargs: dict[str, Any], **extra):
     return cls(**kwargs, **extra)
 
 
-__all__ = ["METHODS", "Method", "create_method", "method_names", "register_method", "canonical_name"]
+__all__ = ["METHODS", "Method", "check_supported", "create_method", "method_names", "register_method", "canonical_name"]

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import Requirement
 
 
 @dataclass
@@ -52,6 +53,8 @@ class Method(ABC):
     """Base class of every supernet-training method."""
 
     name: ClassVar[str] = ""
+    # what the method needs from a space (spaces/capabilities.py); `methods.check_supported` refuses the rest
+    requires: ClassVar[tuple[Requirement, ...]] = ()
 
     @abstractmethod
     def setup(self, ctx: TrainContext) -> None:

@@ -75,15 +75,15 @@ class FewShot(SPOS):
         exclude = (self.split_slot,)
         self.oneshot: SinglePathTrainer | None = None
         if inherit:
-            self.oneshot = self.make_trainer(ctx.build_supernet(), allowed, self.oneshot_passes, ms_exclude=exclude)
+            self.oneshot = self.make_trainer(ctx.build_supernet(), allowed, self.oneshot_passes, exclude_slots=exclude)
         # Sub-supernets are built up front in both variants (inherit overwrites their init at the split),
         # so the set of modules, and the resume state, never change shape during a run.
-        ms_slot = self.oneshot.ms.chosen if self.oneshot is not None and self.oneshot.ms is not None else None
+        like = self.oneshot  # every trainer shares the run-level policy choices (the MS slot) of the first
         self.subs: list[SinglePathTrainer] = []
         for op in self.split_ops:
             mask = mask_with(allowed, {self.split_slot: op})
-            sub = self.make_trainer(ctx.build_supernet(), mask, self.sub_passes, ms_exclude=exclude, ms_slot=ms_slot)
-            ms_slot = sub.ms.chosen if sub.ms is not None else None
+            sub = self.make_trainer(ctx.build_supernet(), mask, self.sub_passes, exclude_slots=exclude, like=like)
+            like = sub
             self.subs.append(sub)
         self.phase = 0 if inherit else 1
         self.oneshot_spent = 0
@@ -135,9 +135,8 @@ class FewShot(SPOS):
         }
         if self.empty_ops:
             out["fewshot_ops_without_architectures"] = [slot.ops[o] for o in self.empty_ops]
-        for p in (self.subs[0].calr, self.subs[0].ms):
-            if p is not None:
-                out.update(p.decisions())
+        for p in self.subs[0].policies:
+            out.update(p.decisions())
         return out
 
     def diagnostics(self) -> dict[str, float]:

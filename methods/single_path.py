@@ -1,7 +1,8 @@
 """The single-path trainer every sampling-based method is built from, and vanilla SPOS.
 
-A trainer = one supernet + an op mask + a sampler (uniform / fair) + an LR schedule + optional
-CaLR and MS policies. SPOS, FairNAS, the Few-Shot sub-supernets and GM-NAS leaves are all trainers.
+A trainer = one supernet + an op mask + a sampler (uniform / fair) + an LR schedule + training policies
+(methods/policies/), which it calls through their hooks only. SPOS, FairNAS, the Few-Shot sub-supernets and
+GM-NAS leaves are all trainers.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
-from supernet_bench.methods.base import Method, ScoringModel, TrainContext, mask_with
-from supernet_bench.methods.policies import Policy
-from supernet_bench.methods.policies.calr import CaLR
-from supernet_bench.methods.policies.ms import MomentumSeparation
+from supernet_bench.methods.base import Method, ScoringModel, TrainContext
+from supernet_bench.methods.policies import Policy, TrainerSetup
 from supernet_bench.methods.sampling import SAMPLERS
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
@@ -45,32 +44,34 @@ class SinglePathTrainer:
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
         zero_grad_set_to_none: bool = True,
-        calr: CaLR | None = None,
-        ms: MomentumSeparation | None = None,
+        policies: list[Policy] | tuple = (),
+        exclude_slots: tuple[int, ...] = (),
+        like: SinglePathTrainer | None = None,
     ):
+        """`policies` are attached through `Policy.for_trainer`; `exclude_slots` are slots the method reserves
+        (Few-Shot's split slot); `like` is an earlier trainer of the run whose policies' run-level choices
+        (the MS slot) this one shares."""
         if lr < 0 or lr_min < 0:
             raise BenchError(f"learning rates must be >= 0 (lr={lr}, lr_min={lr_min})")
         if lr_schedule not in LR_SCHEDULES:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         if sampler not in SAMPLERS:
             raise BenchError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
-        if sampler == "fair" and calr is not None and not space.product_space:
-            raise BenchError(
-                f"fairnas+calr cannot run on space {space.label}: strict-fairness paths leave the space "
-                "(they pair ops on every slot independently), and CaLR's LR exponent is defined only for "
-                "architectures of the space (their #params)"
-            )
         self.supernet, self.space, self.mask, self.rng = supernet, space, mask, rng
         self.sample = SAMPLERS[sampler]
         self.paths_per_step = 1 if sampler == "uniform" else max(len(m) for m in mask)
         self.total_steps = max(1, total_passes // self.paths_per_step)
         self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
         self.grad_clip, self.set_to_none = grad_clip, zero_grad_set_to_none
-        self.calr, self.ms = calr, ms
-        self.calr_mode = None
-        if calr is not None:
-            self.calr_mode = calr.mode if calr.mode != "auto" else ("lr" if self.paths_per_step == 1 else "loss")
-        n_opt = len(ms.clusters) if ms is not None else 1
+        setup = TrainerSetup(space, mask, rng, self.paths_per_step, tuple(exclude_slots))
+        priors = {type(p): p for p in like.policies} if like is not None else {}
+        self.policies = [p.for_trainer(setup, priors.get(type(p))) for p in policies]
+        chooser = [p for p in self.policies if p.num_optimizers() > 1]
+        if len(chooser) > 1:
+            names = ", ".join(p.name for p in chooser)
+            raise BenchError(f"policies {names} each keep their own optimizers; use one of them")
+        self.chooser = chooser[0] if chooser else None
+        n_opt = self.chooser.num_optimizers() if self.chooser else 1
         params = list(supernet.parameters())
         self.optimizers = [
             torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
@@ -82,22 +83,28 @@ class SinglePathTrainer:
     def progress(self) -> float:
         return min(self.t / self.total_steps, 1.0)
 
+    def policy(self, name: str) -> Policy | None:
+        """The attached policy registered as `name`, if any."""
+        return next((p for p in self.policies if p.name == name), None)
+
     def scheduled_lr(self) -> float:
-        if self.lr_schedule == "constant" or self.calr_mode == "loss":
-            return self.lr  # FairNAS+CaLR puts the schedule into the loss weights (specs §7.3)
+        if self.lr_schedule == "constant" or any(p.holds_lr(self) for p in self.policies):
+            return self.lr  # e.g. FairNAS+CaLR puts the schedule into the loss weights
         return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * self.progress))
 
     def lr_for(self, arch: Arch) -> float:
-        if self.calr_mode == "lr":
-            return self.lr * self.calr.factor(self.progress, arch)
+        for p in self.policies:
+            lr = p.step_lr(self, arch)
+            if lr is not None:
+                return lr
         return self.scheduled_lr()
 
     def sample_step(self) -> tuple[int, list[Arch]]:
         """(optimizer index, architectures) for the next step."""
-        if self.ms is None:
+        if self.chooser is None:
             return 0, self.sample(self.space, self.rng, self.mask)
-        op = int(self.rng.choice(self.ms.clusters))
-        return self.ms.cluster_of(op), self.sample(self.space, self.rng, mask_with(self.mask, {self.ms.chosen: op}))
+        index, mask = self.chooser.choose(self.rng, self.mask)
+        return index, self.sample(self.space, self.rng, mask)
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> int:
         """One optimizer step on one batch; returns the subnet passes spent."""
@@ -107,8 +114,10 @@ class SinglePathTrainer:
         optimizer.zero_grad(set_to_none=self.set_to_none)
         for arch in archs:
             loss = F.cross_entropy(self.supernet(x, arch), y)
-            if self.calr_mode == "loss":
-                loss = loss * self.calr.factor(self.progress, arch)
+            for p in self.policies:
+                factor = p.loss_factor(self, arch)
+                if factor is not None:
+                    loss = loss * factor
             loss.backward()
         if self.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
@@ -131,12 +140,6 @@ class SinglePathTrainer:
         for o, s in zip(self.optimizers, state["optimizers"]):
             o.load_state_dict(s)
         self.t = state["t"]
-
-
-def split_policies(policies: list[Policy]) -> tuple[CaLR | None, MomentumSeparation | None]:
-    calr = next((p for p in policies if isinstance(p, CaLR)), None)
-    ms = next((p for p in policies if isinstance(p, MomentumSeparation)), None)
-    return calr, ms
 
 
 @register_method("spos")
@@ -181,20 +184,15 @@ class SPOS(Method):
         supernet: nn.Module,
         mask: OpMask,
         total_passes: int,
-        ms_exclude: tuple[int, ...] = (),
-        ms_slot: int | None = None,
+        exclude_slots: tuple[int, ...] = (),
+        like: SinglePathTrainer | None = None,
     ) -> SinglePathTrainer:
-        """A trainer with this method's settings and policies. `ms_slot` overrides the MS policy's slot,
-        so that several trainers of one run can share the slot drawn for the first (Few-Shot)."""
-        calr, ms = split_policies(self.policies)
-        if calr is not None:
-            calr.bind(self.ctx.space)
-        if ms is not None:
-            params = ms.get_params() if ms_slot is None else {**ms.get_params(), "slot": ms_slot}
-            ms = MomentumSeparation(**params).bind(self.ctx.space, mask, self.ctx.rng, ms_exclude)
+        """A trainer with this method's settings and policies; `like` an earlier trainer of the run whose
+        policies' run-level choices it shares (Few-Shot: one MS slot for all sub-supernets)."""
         return SinglePathTrainer(
-            supernet, self.ctx.space, mask, self.ctx.rng, total_passes, calr=calr, ms=ms, **self.trainer_kwargs()
-        )
+            supernet, self.ctx.space, mask, self.ctx.rng, total_passes, policies=self.policies,
+            exclude_slots=exclude_slots, like=like, **self.trainer_kwargs(),
+        )  # fmt: skip
 
     def setup(self, ctx: TrainContext) -> None:
         self.ctx = ctx
@@ -210,9 +208,8 @@ class SPOS(Method):
 
     def decisions(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for p in (self.trainer.calr, self.trainer.ms):
-            if p is not None:
-                out.update(p.decisions())
+        for p in self.trainer.policies:
+            out.update(p.decisions())
         return out
 
     def diagnostics(self) -> dict[str, float]:

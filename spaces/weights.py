@@ -18,7 +18,7 @@ OpFactory = Callable[[int, int, int], nn.Module]
 Supernets pass their bound `make_op`. A supernet whose slots differ in shape within a layer (DARTS: stride-2
 edges from the inputs of a reduce cell, stride-1 edges elsewhere, and the other cell type's slots unused) also
 defines `slot_shape_class(layer, slot) -> int | None`; keyings that share one module among several slots
-(GLOW blocks, spaces/glow.py) read it from the factory's owner and share only within a class.
+(GLOW blocks, methods/close/glow.py) read it from the factory's owner and share only within a class.
 """
 
 

@@ -14,3 +14,7 @@ class UnknownNameError(BenchError, KeyError):
 
 class DataError(BenchError):
     """A data or ground-truth file is missing, truncated or malformed."""
+
+
+class UnsupportedError(BenchError):
+    """A method (or one of its policies) needs something the chosen space does not offer."""

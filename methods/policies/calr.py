@@ -12,10 +12,18 @@ import math
 
 import numpy as np
 from supernet_bench.core.errors import BenchError
-from supernet_bench.methods.policies import Policy, register_policy
+from supernet_bench.methods.policies import Policy, TrainerSetup, register_policy
 from supernet_bench.spaces.base import Arch, SearchSpace
+from supernet_bench.spaces.capabilities import ComplexityBounds, Requirement
 
 _ENUMERATE_LIMIT = 200_000  # larger spaces without `complexity_bounds()` get C_min/C_max from a seeded sample
+
+
+FAIR_PATHS_IN_SPACE = Requirement(
+    "strict-fairness paths leave the space (they pair ops on every slot independently), and CaLR's LR exponent "
+    "is defined only for architectures of the space (their #params)",
+    test=lambda space: space.product_space,
+)
 
 
 @register_policy("calr")
@@ -32,6 +40,11 @@ class CaLR(Policy):
         self.gamma_max = gamma_max
         self.mode = mode
 
+    def requirements(self, method) -> tuple[Requirement, ...]:
+        if getattr(method, "sampler", "uniform") != "fair":
+            return ()
+        return (FAIR_PATHS_IN_SPACE,)
+
     def bind(self, space: SearchSpace) -> CaLR:
         if self.gamma_max <= 1.0:
             raise BenchError(f"calr gamma_max must be > 1, got {self.gamma_max}")
@@ -40,9 +53,8 @@ class CaLR(Policy):
         if getattr(self, "space", None) is space:
             return self  # already bound: C_min/C_max are per space (Few-Shot binds once per sub-supernet)
         self.space = space
-        bounds = getattr(space, "complexity_bounds", None)
-        if callable(bounds):  # a space that knows its exact extremes (DARTS, NDS) need not be sampled
-            self.c_min, self.c_max = (float(c) for c in bounds())
+        if isinstance(space, ComplexityBounds):  # exact extremes (DARTS, NDS): no need to sample
+            self.c_min, self.c_max = (float(c) for c in space.complexity_bounds())
         else:
             if space.size() <= _ENUMERATE_LIMIT:
                 archs = list(space.enumerate())
@@ -56,6 +68,27 @@ class CaLR(Policy):
         self.tau = gamma_min - self.w * math.log(self.c_max)
         self._cache: dict[Arch, float] = {}
         return self
+
+    # -- trainer hooks ---------------------------------------------------------------------------------------
+    def for_trainer(self, setup: TrainerSetup, prior: Policy | None = None) -> CaLR:
+        return self.bind(setup.space)
+
+    def resolved_mode(self, paths_per_step: int) -> str:
+        """"lr" or "loss": auto = LR per subnet when a step trains one subnet, loss weights when it trains several."""
+        return self.mode if self.mode != "auto" else ("lr" if paths_per_step == 1 else "loss")
+
+    def holds_lr(self, trainer) -> bool:
+        return self.resolved_mode(trainer.paths_per_step) == "loss"  # FairNAS+CaLR: the schedule is in the loss
+
+    def step_lr(self, trainer, arch: Arch) -> float | None:
+        if self.resolved_mode(trainer.paths_per_step) != "lr":
+            return None
+        return trainer.lr * self.factor(trainer.progress, arch)
+
+    def loss_factor(self, trainer, arch: Arch) -> float | None:
+        if self.resolved_mode(trainer.paths_per_step) != "loss":
+            return None
+        return self.factor(trainer.progress, arch)
 
     def gamma(self, arch: Arch) -> float:
         g = self._cache.get(arch)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from supernet_bench.core.errors import BenchError
-from supernet_bench.methods.policies import Policy, register_policy
+from supernet_bench.methods.base import mask_with
+from supernet_bench.methods.policies import Policy, TrainerSetup, register_policy
 from supernet_bench.spaces.base import OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import is_sequential
 
 
 @register_policy("ms")
@@ -30,13 +32,27 @@ class MomentumSeparation(Policy):
             if self.slot not in candidates:
                 raise BenchError(f"ms slot {self.slot} is not a free slot of this (sub-)space: {candidates}")
             self.chosen = self.slot
-        elif getattr(space, "sequential", False):
+        elif is_sequential(space):
             self.chosen = candidates[0]
         else:
             self.chosen = int(rng.choice(candidates))
         self.clusters = sorted(mask[self.chosen])
         self.space = space
         return self
+
+    # -- trainer hooks ---------------------------------------------------------------------------------------
+    def for_trainer(self, setup: TrainerSetup, prior: Policy | None = None) -> MomentumSeparation:
+        """A separate object per trainer (its own slot and clusters); a run's later trainers reuse the slot
+        drawn for its first (`prior`), as DYNAS draws one MS edge per run."""
+        params = self.get_params() if prior is None else {**self.get_params(), "slot": prior.chosen}
+        return MomentumSeparation(**params).bind(setup.space, setup.mask, setup.rng, setup.exclude_slots)
+
+    def num_optimizers(self) -> int:
+        return len(self.clusters)
+
+    def choose(self, rng: np.random.Generator, mask: OpMask) -> tuple[int, OpMask]:
+        op = int(rng.choice(self.clusters))
+        return self.cluster_of(op), mask_with(mask, {self.chosen: op})
 
     def cluster_of(self, op: int) -> int:
         return self.clusters.index(op)

@@ -117,7 +117,6 @@ class MacroSpace(SearchSpace):
 
     name = "macro"
     sequential = True  # MS clusters on the first layer (specs §7.2)
-    conditional_split_fraction = 0.84  # cond-weights' default split: epoch 42 of 50 (paper CondWeights §6)
     slots = tuple(Slot(f"layer{i + 1}", OPS) for i in range(NUM_LAYERS))
     ops = OPS
 

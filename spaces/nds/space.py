@@ -19,7 +19,8 @@ multipliers and groups select parts of those modules instead of owning modules. 
   splitting shares GLOW blocks across block positions 1.. of a stage, block 0 (stride/width change)
   stays unshared, as aw_nas GermCloseStage does (its sharing-extent diagnostic counts every position as
   used by every architecture: an upper bound here, where the depth decides which positions run);
-- conditional weights (copies per predecessor op) do not apply: `conditional_dependencies` raises;
+- conditional weights (copies per predecessor op) do not apply: the space declares `shared_block_weights`
+  (spaces/capabilities.SharedBlockWeights), which cond-weights refuses;
 - GM-NAS measures gradients of every block weight (`shared_params_for` on the supernet).
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.errors import UnknownNameError
 from supernet_bench.spaces import register_space
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot, build_checked
 from supernet_bench.spaces.nds.design import (
@@ -75,6 +76,7 @@ class NDSSpace(SearchSpace):
 
     design: ClassVar[Design]
     sequential = True  # MS clusters on the first slot (stage-1 depth); CLOSE splits intervals of positions
+    shared_block_weights = True  # slots choose sizes of channel-sliced blocks, not ops with their own weights
     subset_masks: ClassVar[dict[str, dict[str, tuple[float, ...]]]] = {"full": {}}
 
     def __init__(self, subset: str = "full"):
@@ -156,13 +158,6 @@ class NDSSpace(SearchSpace):
         from supernet_bench.spaces.nds.supernet import supernet_class
 
         return build_checked(self.label, supernet_class(self.design), num_classes, weights_factory, size)
-
-    def conditional_dependencies(self):
-        raise BenchError(
-            f"cond-weights does not apply to space {self.label}: its slots choose depths, widths"
-            f"{', bottleneck multipliers and groups' if self.design.bottleneck else ''} of channel-sliced blocks "
-            "shared by every choice, so there are no per-op weights to copy per predecessor choice"
-        )
 
     # --- ground truth --------------------------------------------------------------------------------------
     def gt_columns(self) -> Sequence[str]:

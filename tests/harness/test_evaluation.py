@@ -143,7 +143,7 @@ def test_forward_cache_keys_follow_glow_blocks():
     """CLOSE: the same op on the same edge in another GLOW block is another computation."""
     from functools import partial
 
-    from supernet_bench.spaces.glow import GlowWeights
+    from supernet_bench.methods.close.glow import GlowWeights
 
     torch.manual_seed(0)
     net = NB201Supernet(num_classes=10, C=4, N=1, weights_factory=partial(GlowWeights, num_blocks=2))
@@ -190,7 +190,7 @@ def test_forward_cache_is_exact_when_a_glow_block_serves_several_edges(setup, nu
     from functools import partial
 
     from supernet_bench.methods.base import ScoringModel
-    from supernet_bench.spaces.glow import GlowWeights
+    from supernet_bench.methods.close.glow import GlowWeights
 
     _, evals, recal = setup
     torch.manual_seed(0)

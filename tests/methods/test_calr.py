@@ -78,7 +78,7 @@ def test_fairnas_calr_weights_each_loss_by_its_factor_at_constant_lr(space):
     method = create_method("fairnas+calr")
     method.setup(tiny_context(total_passes=50))
     trainer = method.trainer
-    assert trainer.calr_mode == "loss"
+    assert trainer.policy("calr").resolved_mode(trainer.paths_per_step) == "loss"
     method.step()
     trainer.t = trainer.total_steps // 2
     progress = trainer.t / trainer.total_steps

@@ -112,7 +112,7 @@ def test_gradients_are_summed_over_the_m_subnets_on_one_batch():
 def test_fairnas_ms_pins_the_cluster_slot_for_all_m_subnets():
     method = setup_method("fairnas+ms")
     trainer = method.trainer
-    slot = trainer.ms.chosen
+    slot = trainer.policy("ms").chosen
     assert method.decisions()["ms_slot"] == get_space("nb201").slots[slot].name
     pinned = set()
     for _ in range(6):

@@ -124,7 +124,7 @@ def test_ms_slot_is_shared_and_never_the_split_slot():
     for seed in range(6):
         for split in (0, 3):
             method = setup_method("fewshot+calr+ms", seed=seed, split_slot=split)
-            chosen = {t.ms.chosen for t in [method.oneshot, *method.subs]}
+            chosen = {t.policy("ms").chosen for t in [method.oneshot, *method.subs]}
             assert len(chosen) == 1 and split not in chosen
             assert method.decisions()["ms_slot_index"] in chosen
 

@@ -37,7 +37,7 @@ def test_a_step_in_cluster_c_changes_only_optimizer_c():
     for _ in range(12):
         before = [copy.deepcopy(o.state_dict()["state"]) for o in trainer.optimizers]
         method.step()
-        c = trainer.ms.cluster_of(trainer.last_archs[0][trainer.ms.chosen])
+        c = trainer.policy("ms").cluster_of(trainer.last_archs[0][trainer.policy("ms").chosen])
         seen.add(c)
         after = [o.state_dict()["state"] for o in trainer.optimizers]
         for i in range(5):
@@ -49,16 +49,16 @@ def test_decisions_name_the_slot_and_clusters():
     method = setup_method("spos+ms")
     space = get_space("nb201")
     d = method.decisions()
-    chosen = method.trainer.ms.chosen
+    chosen = method.trainer.policy("ms").chosen
     assert d["ms_slot_index"] == chosen and d["ms_slot"] == space.slots[chosen].name
     assert d["ms_clusters"] == list(space.ops)
 
 
 def test_slot_is_random_per_run_reproducible_per_seed_or_fixed():
-    chosen = {seed: setup_method("spos+ms", seed=seed).trainer.ms.chosen for seed in range(8)}
+    chosen = {seed: setup_method("spos+ms", seed=seed).trainer.policy("ms").chosen for seed in range(8)}
     assert len(set(chosen.values())) > 1
-    assert setup_method("spos+ms", seed=3).trainer.ms.chosen == chosen[3]
-    assert setup_method("spos+ms", slot=4).trainer.ms.chosen == 4
+    assert setup_method("spos+ms", seed=3).trainer.policy("ms").chosen == chosen[3]
+    assert setup_method("spos+ms", slot=4).trainer.policy("ms").chosen == 4
 
 
 def test_bind_skips_excluded_and_pinned_slots():
@@ -84,10 +84,10 @@ def test_calr_ms_steps_the_clusters_optimizer_with_calr(name):
     trainer = method.trainer
     for _ in range(3):
         method.step()
-        c = trainer.ms.cluster_of(trainer.last_archs[0][trainer.ms.chosen])
+        c = trainer.policy("ms").cluster_of(trainer.last_archs[0][trainer.policy("ms").chosen])
         lr = trainer.optimizers[c].param_groups[0]["lr"]
-        if trainer.calr_mode == "lr":  # SPOS: the subnet's own CaLR rate
+        if trainer.policy("calr").resolved_mode(trainer.paths_per_step) == "lr":  # SPOS: the subnet's own CaLR rate
             progress = (trainer.t - 1) / trainer.total_steps
-            assert lr == pytest.approx(0.025 * trainer.calr.factor(progress, trainer.last_archs[0]))
+            assert lr == pytest.approx(0.025 * trainer.policy("calr").factor(progress, trainer.last_archs[0]))
         else:  # FairNAS: schedule in the loss weights, constant LR
             assert lr == 0.025

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch.nn as nn
 from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.methods import check_supported, create_method
 from supernet_bench.methods.policies.calr import CaLR
 from supernet_bench.methods.policies.ms import MomentumSeparation
 from supernet_bench.spaces import get_space, space_names
-from supernet_bench.spaces.conditional import dependencies_for
 from supernet_bench.spaces.nds.design import BOTTLENECK, RESNEXT_A, anynet_params
 from supernet_bench.spaces.nds.supernet import NDSNetwork
 
@@ -187,5 +187,6 @@ def test_ms_clusters_on_stage_one_depth(space):
 
 
 def test_conditional_weights_refused_with_one_clear_error(space):
-    with pytest.raises(BenchError, match=f"cond-weights does not apply to space {space.label}"):
-        dependencies_for(space)
+    with pytest.raises(BenchError, match=f"^cond-weights does not apply to space {space.label}: .*shares"):
+        check_supported(create_method("cond-weights"), space)
+    check_supported(create_method("close"), space)  # stages: CLOSE's interval variant applies

@@ -10,12 +10,12 @@ import torch.nn as nn
 from supernet_bench.core.errors import BenchError
 from supernet_bench.evaluation import score_architecture
 from supernet_bench.methods import create_method
+from supernet_bench.methods.close.interval_glow import IntervalGlowWeights
 from supernet_bench.spaces import get_space
-from supernet_bench.spaces.interval_glow import IntervalGlowWeights
 from supernet_bench.spaces.nds.design import anynet_params
 from supernet_bench.spaces.nds.supernet import SlicedBatchNorm2d, SlicedBlock, scaled
 
-from tests.methods.test_close import perturb_bn, scores
+from tests.methods.close.test_close import perturb_bn, scores
 from tests.spaces.nds_helpers import nds_context
 
 SPACES = ["nds-resnet", "nds-resnexta"]

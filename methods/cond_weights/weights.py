@@ -7,11 +7,11 @@ of the allowed ops on those predecessor slots -- eagerly, as the paper describes
 included -- and afterwards each forward uses the copy selected by the architecture's prior ops.
 
 Which slots condition on which is a property of the search space: a space may define
-`conditional_dependencies` ({slot: (prior slots)}); otherwise the table below is used for known
-spaces, and spaces with `sequential = True` condition each layer on the previous one. A space may
-also name ops that stay shared although they carry parameters (`conditional_unsplit_ops`, op
-names): the paper counts skip as weight-free (Macro 16 -> 44), but the Macro supernet's stride-2
-`identity` is a conv1x1 + BN shortcut, which therefore stays one shared weight set, uncounted.
+`conditional_dependencies` ({slot: (prior slots)}, spaces/capabilities.py); otherwise the table below is
+used for known spaces, and sequential spaces condition each layer on the previous one. Per space, this
+method also names ops that stay shared although they carry parameters (DEFAULT_UNSPLIT_OPS, op names):
+the paper counts skip as weight-free (Macro 16 -> 44), but the Macro supernet's stride-2 `identity` is a
+conv1x1 + BN shortcut, which therefore stays one shared weight set, uncounted.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 from supernet_bench.core.errors import BenchError
 from supernet_bench.spaces.base import OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import ConditionalDependencies, is_sequential
 from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 Dependencies = dict[int, tuple[int, ...]]
@@ -47,26 +48,23 @@ def sequential_dependencies(num_slots: int) -> Dependencies:
 def dependencies_for(space: SearchSpace) -> Dependencies:
     """The space's own table, else the default for its name, else the sequential rule; validated."""
     num_slots = len(space.slots)
-    own = getattr(space, "conditional_dependencies", None)
-    if own is not None:
-        deps = dict(own() if callable(own) else own)
+    if isinstance(space, ConditionalDependencies):
+        deps = dict(space.conditional_dependencies)
     elif space.name in DEFAULT_DEPENDENCIES:
         deps = DEFAULT_DEPENDENCIES[space.name]
-    elif getattr(space, "sequential", False):
+    elif is_sequential(space):
         deps = sequential_dependencies(num_slots)
     else:
         raise BenchError(
             f"space {space.label} has no dependency table for conditional weights: give it a "
-            "`conditional_dependencies` attribute ({slot: (prior slots)}) or `sequential = True`"
+            "`conditional_dependencies` attribute ({slot: (prior slots)}) or sequential layers"
         )
     return validate_dependencies(deps, num_slots)
 
 
 def unsplit_ops_for(space: SearchSpace) -> tuple[frozenset[int], ...]:
     """Per slot, the op indices that never split (and are not counted as weight sets)."""
-    names = getattr(space, "conditional_unsplit_ops", None)
-    if names is None:
-        names = DEFAULT_UNSPLIT_OPS.get(space.name, ())
+    names = DEFAULT_UNSPLIT_OPS.get(space.name, ())
     return tuple(frozenset(i for i, op in enumerate(slot.ops) if op in names) for slot in space.slots)
 
 

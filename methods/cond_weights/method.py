@@ -2,10 +2,10 @@
 
 Plain SPOS until `split_fraction` of the budget, then
 every weighted candidate is copied once per combination of its predecessors' ops
-(spaces/conditional.py) and training continues with the copy the sampled architecture selects.
+(methods/cond_weights/weights.py) and training continues with the copy the sampled architecture selects.
 The LR schedule runs on over the whole budget; only the optimizer's parameter list changes.
-`split_fraction` defaults to the space's `conditional_split_fraction`: the paper's best split, 0.84 on
-NAS-Bench-Macro (epoch 42 of 50), else 0.6 (its best window on NB201, ~150 of 250 epochs).
+`split_fraction` defaults per space (SPLIT_FRACTIONS): the paper's best split, 0.84 on NAS-Bench-Macro
+(epoch 42 of 50), else 0.6 (its best window on NB201, ~150 of 250 epochs).
 
 `copy_momentum`:
 - "per-copy" (default): each copy gets its own SGD momentum buffer, initialised as a clone of the
@@ -31,17 +31,35 @@ import torch
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import TrainContext
-from supernet_bench.methods.single_path import SPOS
-from supernet_bench.spaces.conditional import (
+from supernet_bench.methods.cond_weights.weights import (
+    DEFAULT_DEPENDENCIES,
     ConditionalWeights,
     conditional_weights_factory,
     copy_state,
     dependencies_for,
     unsplit_ops_for,
 )
+from supernet_bench.methods.single_path import SPOS
+from supernet_bench.spaces.capabilities import (
+    ConditionalDependencies,
+    Requirement,
+    SequentialLayers,
+    SharedBlockWeights,
+)
 
 COPY_MOMENTUM = ("per-copy", "shared")
 DEFAULT_SPLIT_FRACTION = 0.6
+SPLIT_FRACTIONS = {"macro": 0.84}  # per space name: the paper's best split there (epoch 42 of 50)
+PER_OP_WEIGHTS = Requirement(
+    "its slots choose sizes of blocks whose weights every choice shares, so there are no per-op weights to "
+    "copy per predecessor choice",
+    none_of=(SharedBlockWeights,),
+)
+DEPENDENCY_TABLE = Requirement(
+    "the space has no dependency table for conditional weights (a `conditional_dependencies` table "
+    "{slot: (prior slots)} or sequential layers)",
+    any_of=(ConditionalDependencies, SequentialLayers, *DEFAULT_DEPENDENCIES),
+)
 _SGD_KEYS = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
 
 
@@ -50,6 +68,7 @@ class CondWeights(SPOS):
     """SPOS with weights split by predecessor ops at `split_fraction` of the budget."""
 
     accepts_policies = ()  # MS keeps several optimizers, which the split does not rebuild
+    requires = (PER_OP_WEIGHTS, DEPENDENCY_TABLE)
 
     def __init__(
         self,
@@ -65,7 +84,7 @@ class CondWeights(SPOS):
     def setup(self, ctx: TrainContext) -> None:
         split = self.split_fraction
         if split is None:
-            split = getattr(ctx.space, "conditional_split_fraction", DEFAULT_SPLIT_FRACTION)
+            split = SPLIT_FRACTIONS.get(ctx.space.name, DEFAULT_SPLIT_FRACTION)
         if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0.0 <= split <= 1.0:
             raise BenchError(f"cond-weights: split_fraction must be a number in [0, 1], got {split!r}")
         self.split_point = float(split)

@@ -1,4 +1,4 @@
-"""CLOSE-S (methods/close_s.py): shared block per cell, then per-edge copies with WIT + SRT."""
+"""CLOSE-S (methods/close/close_s.py): shared block per cell, then per-edge copies with WIT + SRT."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from supernet_bench.methods import create_method
 from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 
-from tests.methods.test_close import ARCHS, make_ctx, params_equal, scores
+from tests.methods.close.test_close import ARCHS, make_ctx, params_equal, scores
 
 
 def make_close_s(ctx=None, **params):

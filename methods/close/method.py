@@ -1,7 +1,7 @@
 """CLOSE: Curriculum Learning On Sharing Extent on CLOSENet (specs §4; paper CLOSE, ECCV 2022).
 
-CLOSENet = the space's supernet with GLOW-block weight keying (spaces/glow.py) + a GATE
-(methods/close_gate.py) that assigns a block to every edge of the sampled cell. Training starts with
+CLOSENet = the space's supernet with GLOW-block weight keying (methods/close/glow.py) + a GATE
+(methods/close/gate.py) that assigns a block to every edge of the sampled cell. Training starts with
 one block per layer; blocks are added at budget fractions (paper epochs 1/201/401/601 of 1000 ->
 0, 0.2, 0.4, 0.6), each initialised by WIT from the previous block together with a new gate output
 unit, and SRT restarts the optimizer at `restart_fractions` (all shipped configs: epoch 401 -> 0.4).
@@ -18,7 +18,7 @@ logits, so a score is deterministic; sampled assignments use their own generator
 (the K-block mixture costs compute, not passes).
 
 Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro) have no cell DAG: there CLOSE uses the
-interval-splitting variant (specs §4.4; spaces/interval_glow.py) instead of the GATE. Blocks are shared
+interval-splitting variant (specs §4.4; methods/close/interval_glow.py) instead of the GATE. Blocks are shared
 across block positions of a stage (the stage's first, stride/channel-change slot is unshared); each
 curriculum point splits one interval of positions (`cl_criteria` "pre": the multi-position interval
 with the smallest start, "max": the longest), the new half getting WIT from the old block. The number of
@@ -43,15 +43,23 @@ import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import Method, ScoringModel, TrainContext
-from supernet_bench.methods.close_gate import Gate, cell_dag, gumbel_straight_through
-from supernet_bench.methods.single_path import SinglePathTrainer
-from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
-from supernet_bench.spaces.glow import WIT_MODES, GlowWeights
-from supernet_bench.spaces.interval_glow import (
+from supernet_bench.methods.close.gate import Gate, cell_dag, gumbel_straight_through
+from supernet_bench.methods.close.glow import WIT_MODES, GlowWeights
+from supernet_bench.methods.close.interval_glow import (
     CL_CRITERIA,
     SHARING_EXTENT_COUNTING_INTERVAL,
     IntervalGlowWeights,
     positions_of,
+)
+from supernet_bench.methods.single_path import SinglePathTrainer
+from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
+from supernet_bench.spaces.capabilities import (
+    CellDAGSpace,
+    CellEdges,
+    Connectivity,
+    Requirement,
+    SequentialLayers,
+    is_sequential,
 )
 
 LR_SCHEDULES = ("plateau", "cosine")
@@ -158,7 +166,7 @@ class RestartingTrainer(SinglePathTrainer):
             nesterov=nesterov, weight_decay=weight_decay, grad_clip=grad_clip,
             zero_grad_set_to_none=zero_grad_set_to_none,
         )  # fmt: skip
-        if sample_connected and not hasattr(space, "is_connected"):
+        if sample_connected and not isinstance(space, Connectivity):
             raise BenchError(f"sample_connected: space {space.label} has no is_connected()")
         self.opt_kwargs = dict(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
         self.schedule = lr_schedule
@@ -278,7 +286,7 @@ def check_cell_dag(space: SearchSpace, method: str) -> None:
 
 def space_stages(space: SearchSpace) -> tuple[tuple[int, ...], ...]:
     """The slot runs of a sequential space's stages (`space.stage_slices()`); BenchError if it has none."""
-    if not callable(getattr(space, "stage_slices", None)):
+    if not isinstance(space, SequentialLayers):
         raise BenchError(f"sequential space {space.label} describes no stages (stage_slices())")
     return tuple(tuple(st) for st in space.stage_slices())
 
@@ -332,11 +340,25 @@ class CLOSENet(nn.Module):
         return self.supernet(x, arch)
 
 
+CELL_DAG_OR_STAGES = Requirement(
+    "it assigns GLOW blocks to the edges of a cell DAG (`edges` and `ops`, or `cell_dag()`) or to the positions "
+    "of sequential stages (`stage_slices()`), and the space describes neither",
+    any_of=(CellDAGSpace, CellEdges, SequentialLayers),
+)
+CONNECTIVITY = Requirement(
+    "sample_connected needs the space to tell connected architectures (`is_connected`)", any_of=(Connectivity,)
+)
+
+
 class CloseTraining(Method):
     """The training recipe CLOSE and CLOSE-S share (paper CLOSE App. B.1): SGD lr 0.05, LR halved on a
     plateau of the epoch's training loss, SRT restarts, clip 5, dropout 0.1 before the classifier."""
 
     accepts_policies = ()
+
+    @property
+    def requires(self) -> tuple[Requirement, ...]:
+        return (CELL_DAG_OR_STAGES, CONNECTIVITY) if self.sample_connected else (CELL_DAG_OR_STAGES,)
 
     def __init__(
         self,
@@ -418,11 +440,10 @@ class CLOSE(CloseTraining):
         self.restart_steps = [step_at(f, self.total_steps) for f in self.restart_fractions]
         self.gate_frozen = False
         self.block_events: list[int] = []  # step at which each block beyond the first was added
-        self.interval = bool(getattr(ctx.space, "sequential", False))
-        if self.interval:
-            self._setup_interval(ctx)
-        else:
-            self._setup_gate(ctx)
+        self.assign = (IntervalBlocks if is_sequential(ctx.space) else GateBlocks)(self)
+        self.net, self.block_steps = self.assign.build(ctx)
+        self.trainer = self._make_trainer(self.net)
+        self.assign.attach(self.trainer)
 
     def _make_trainer(self, net: nn.Module) -> RestartingTrainer:
         ctx = self.ctx
@@ -435,60 +456,19 @@ class CLOSE(CloseTraining):
             zero_grad_set_to_none=self.zero_grad_set_to_none, sample_connected=self.sample_connected,
         )  # fmt: skip
 
-    def _setup_interval(self, ctx: TrainContext) -> None:
-        """Sequential space: interval-split GLOW blocks over stage positions, no GATE (specs §4.4)."""
-        positions = positions_of(space_stages(ctx.space))
-        k_max = min(len(self.block_fractions), max(1, positions))
-        self.net = build_interval_supernet(ctx, k_max, self.dropout)
-        self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions[:k_max]]
-        self.trainer = self._make_trainer(self.net)
-        self.num_archs = num_archs(ctx.space)
-        self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": self.weights.partition()}]
-
-    def _setup_gate(self, ctx: TrainContext) -> None:
-        check_cell_dag(ctx.space, "close")
-        self.dag = cell_dag(ctx.space)
-        k_max = len(self.block_fractions)
-        supernet = build_glow_supernet(ctx, k_max, self.dropout)
-        gate = Gate(
-            self.dag, k_max, self.gate_op_dim, self.gate_node_dim, self.gate_hid_dim,
-            [int(d) for d in self.gate_gcn_dims], [int(d) for d in self.gate_mlp_dims], self.gate_mlp_dropout,
-        ).to(ctx.device)  # fmt: skip
-        self.net = CLOSENet(supernet, gate, self.gumbel_tau)
-        self.block_steps = [step_at(f, self.total_steps) for f in self.block_fractions]
-        self.trainer = self._make_trainer(self.net)
-        self.trainer.on_restart.append(lambda: self._freeze_gate_last_layer(False))
-        self.edge_arch_total = edges_in_archs(ctx.space, self.dag.none_op)
-
     @property
     def weights(self) -> GlowWeights | IntervalGlowWeights:
         return self.net.weights
 
     # -- curriculum ---------------------------------------------------------------------------------------
     def _freeze_gate_last_layer(self, frozen: bool) -> None:
-        if self.interval:
-            return
-        for p in self.net.gate.last_layer.parameters():
-            p.requires_grad_(not frozen)
-            if frozen:
-                p.grad = None  # so SGD skips it even with zero_grad(set_to_none=False)
-        self.gate_frozen = frozen
+        self.assign.freeze(frozen)
 
     def add_block(self) -> int:
-        """A new GLOW block per layer + a new gate output unit, both by WIT.
-
-        Sequential spaces: split an interval of positions instead (the new block takes its upper half)."""
-        t = self.trainer.t
-        if self.interval:
-            _, (_, _, k) = self.weights.split(self.cl_criteria, self.wit)
-            self.block_events.append(t)
-            self.partitions.append({"step": t, "intervals": self.weights.partition()})
-            return k
-        k = self.weights.add_block(self.wit)
-        self.net.gate.inherit_unit(k, k - 1, self.wit)
-        self.block_events.append(t)
-        if self.freeze_gate_last_layer_between_restarts and t not in self.restart_steps:
-            self._freeze_gate_last_layer(True)
+        """One more GLOW block, placed by the assignment strategy (GATE: a new block per layer + gate unit by
+        WIT; interval: the upper half of a split interval of positions)."""
+        k = self.assign.add_block(self.trainer.t)
+        self.block_events.append(self.trainer.t)
         return k
 
     def step(self) -> int:
@@ -507,27 +487,13 @@ class CLOSE(CloseTraining):
         return self.net.assignment(arch)
 
     def scoring_model(self, arch: Arch) -> ScoringModel:
-        net = self.net
-        if self.interval:
-            return ScoringModel(net, lambda x: net(x, arch))
-        blocks = self.scoring_assignment(arch)
-
-        def forward(x: torch.Tensor) -> torch.Tensor:
-            net.weights.set_assignment(blocks)
-            return net.supernet(x, arch)
-
-        return ScoringModel(net, forward)
+        return self.assign.scoring_model(arch)
 
     # -- records ------------------------------------------------------------------------------------------
     def diagnostics(self) -> dict[str, float]:
-        k = self.weights.num_active
-        if self.interval:
-            extent = self.weights.sharing_extent(self.num_archs)
-        else:
-            extent = self.edge_arch_total / k
         return {
-            "num_blocks": float(k),
-            "sharing_extent": extent,
+            "num_blocks": float(self.weights.num_active),
+            "sharing_extent": self.assign.sharing_extent(),
             "lr": float(self.trainer.scheduled_lr()),
             "restarts": float(len(self.trainer.restarts)),
             "lr_reductions": float(len(self.trainer.lr_reductions)),
@@ -535,67 +501,166 @@ class CLOSE(CloseTraining):
         }
 
     def decisions(self) -> dict[str, Any]:
-        if self.interval:
-            return {
-                "close": {
-                    "assignment": "interval",
-                    "total_steps": self.total_steps,
-                    "num_positions": self.weights.num_positions,
-                    "stages": [list(st) for st in self.weights.stages],
-                    "num_blocks": self.weights.num_blocks,
-                    "block_steps": self.block_steps,
-                    "ignored_block_fractions": self.block_fractions[self.weights.num_blocks :],
-                    "restart_steps": self.restart_steps,
-                    "steps_per_epoch": self.steps_per_epoch,
-                    "plateau_patience_epochs": self.patience_epochs,
-                    "cl_criteria": self.cl_criteria,
-                    "wit": self.wit,
-                    "lr_schedule": self.lr_schedule,
-                    "sharing_extent_counting": SHARING_EXTENT_COUNTING_INTERVAL,
-                    "blocks_added_at": list(self.block_events),
-                    "partitions": [dict(p) for p in self.partitions],
-                    "restarted_at": list(self.trainer.restarts),
-                    "lr_reduced_at": list(self.trainer.lr_reductions),
-                }
-            }
-        return {
-            "close": {
-                "assignment": "gate",
-                "total_steps": self.total_steps,
-                "block_steps": self.block_steps,
-                "restart_steps": self.restart_steps,
-                "steps_per_epoch": self.steps_per_epoch,
-                "plateau_patience_epochs": self.patience_epochs,
-                "scoring_assignment": self.eval_assignment,
-                "wit": self.wit,
-                "lr_schedule": self.lr_schedule,
-                "freeze_gate_last_layer_between_restarts": self.freeze_gate_last_layer_between_restarts,
-                "sharing_extent_counting": SHARING_EXTENT_COUNTING,
-                "blocks_added_at": list(self.block_events),
-                "restarted_at": list(self.trainer.restarts),
-                "lr_reduced_at": list(self.trainer.lr_reductions),
-            }
-        }
+        return {"close": self.assign.decisions()}
 
     def state_dict(self) -> dict[str, Any]:
-        state = {
+        return {
             "trainer": self.trainer.state_dict(),
             "num_active": self.weights.num_active,
             "gate_frozen": self.gate_frozen,
             "block_events": list(self.block_events),
+            **self.assign.state_dict(),
         }
-        if self.interval:
-            state["partitions"] = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
-                                   for p in self.partitions]  # fmt: skip
-        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if self.interval:
-            self.partitions = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
-                               for p in state["partitions"]]  # fmt: skip
-            self.weights.load_partition(self.partitions[-1]["intervals"])
-        else:
-            self.weights.num_active = int(state["num_active"])
+        self.assign.load_blocks(state)
         self.trainer.load_state_dict(state["trainer"])
         self._freeze_gate_last_layer(bool(state["gate_frozen"]))
         self.block_events = list(state["block_events"])
+
+
+# -- CLOSE's two assignment strategies: which GLOW block serves which slot ----------------------------------
+class GateBlocks:
+    """Cell spaces: a GATE over the cell DAG assigns one of the active GLOW blocks to every edge of the sampled
+    cell (Gumbel-ST in training, argmax or sampled when scoring); each new block comes with a new gate unit."""
+
+    def __init__(self, method: CLOSE):
+        self.m = method
+
+    def build(self, ctx: TrainContext) -> tuple[nn.Module, list[int]]:
+        m = self.m
+        check_cell_dag(ctx.space, "close")
+        self.dag = cell_dag(ctx.space)
+        k_max = len(m.block_fractions)
+        supernet = build_glow_supernet(ctx, k_max, m.dropout)
+        gate = Gate(
+            self.dag, k_max, m.gate_op_dim, m.gate_node_dim, m.gate_hid_dim,
+            [int(d) for d in m.gate_gcn_dims], [int(d) for d in m.gate_mlp_dims], m.gate_mlp_dropout,
+        ).to(ctx.device)  # fmt: skip
+        self.edge_arch_total = edges_in_archs(ctx.space, self.dag.none_op)
+        return CLOSENet(supernet, gate, m.gumbel_tau), [step_at(f, m.total_steps) for f in m.block_fractions]
+
+    def attach(self, trainer: RestartingTrainer) -> None:
+        trainer.on_restart.append(lambda: self.freeze(False))
+
+    def freeze(self, frozen: bool) -> None:
+        m = self.m
+        for p in m.net.gate.last_layer.parameters():
+            p.requires_grad_(not frozen)
+            if frozen:
+                p.grad = None  # so SGD skips it even with zero_grad(set_to_none=False)
+        m.gate_frozen = frozen
+
+    def add_block(self, t: int) -> int:
+        m = self.m
+        k = m.weights.add_block(m.wit)
+        m.net.gate.inherit_unit(k, k - 1, m.wit)
+        if m.freeze_gate_last_layer_between_restarts and t not in m.restart_steps:
+            self.freeze(True)
+        return k
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.m.net
+        blocks = self.m.scoring_assignment(arch)
+
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            net.weights.set_assignment(blocks)
+            return net.supernet(x, arch)
+
+        return ScoringModel(net, forward)
+
+    def sharing_extent(self) -> float:
+        return self.edge_arch_total / self.m.weights.num_active
+
+    def decisions(self) -> dict[str, Any]:
+        m = self.m
+        return {
+            "assignment": "gate",
+            "total_steps": m.total_steps,
+            "block_steps": m.block_steps,
+            "restart_steps": m.restart_steps,
+            "steps_per_epoch": m.steps_per_epoch,
+            "plateau_patience_epochs": m.patience_epochs,
+            "scoring_assignment": m.eval_assignment,
+            "wit": m.wit,
+            "lr_schedule": m.lr_schedule,
+            "freeze_gate_last_layer_between_restarts": m.freeze_gate_last_layer_between_restarts,
+            "sharing_extent_counting": SHARING_EXTENT_COUNTING,
+            "blocks_added_at": list(m.block_events),
+            "restarted_at": list(m.trainer.restarts),
+            "lr_reduced_at": list(m.trainer.lr_reductions),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_blocks(self, state: dict[str, Any]) -> None:
+        self.m.weights.num_active = int(state["num_active"])
+
+
+class IntervalBlocks:
+    """Sequential spaces (specs §4.4): blocks shared across the positions of an interval of a stage, no GATE; a
+    new block takes the upper half of a split interval (WIT from the old block)."""
+
+    def __init__(self, method: CLOSE):
+        self.m = method
+
+    def build(self, ctx: TrainContext) -> tuple[nn.Module, list[int]]:
+        m = self.m
+        positions = positions_of(space_stages(ctx.space))
+        k_max = min(len(m.block_fractions), max(1, positions))
+        net = build_interval_supernet(ctx, k_max, m.dropout)
+        self.num_archs = num_archs(ctx.space)
+        self.partitions: list[dict[str, Any]] = [{"step": 0, "intervals": net.weights.partition()}]
+        return net, [step_at(f, m.total_steps) for f in m.block_fractions[:k_max]]
+
+    def attach(self, trainer: RestartingTrainer) -> None:
+        pass
+
+    def freeze(self, frozen: bool) -> None:
+        pass  # no gate
+
+    def add_block(self, t: int) -> int:
+        w = self.m.weights
+        _, (_, _, k) = w.split(self.m.cl_criteria, self.m.wit)
+        self.partitions.append({"step": t, "intervals": w.partition()})
+        return k
+
+    def scoring_model(self, arch: Arch) -> ScoringModel:
+        net = self.m.net
+        return ScoringModel(net, lambda x: net(x, arch))
+
+    def sharing_extent(self) -> float:
+        return self.m.weights.sharing_extent(self.num_archs)
+
+    def decisions(self) -> dict[str, Any]:
+        m = self.m
+        return {
+            "assignment": "interval",
+            "total_steps": m.total_steps,
+            "num_positions": m.weights.num_positions,
+            "stages": [list(st) for st in m.weights.stages],
+            "num_blocks": m.weights.num_blocks,
+            "block_steps": m.block_steps,
+            "ignored_block_fractions": m.block_fractions[m.weights.num_blocks :],
+            "restart_steps": m.restart_steps,
+            "steps_per_epoch": m.steps_per_epoch,
+            "plateau_patience_epochs": m.patience_epochs,
+            "cl_criteria": m.cl_criteria,
+            "wit": m.wit,
+            "lr_schedule": m.lr_schedule,
+            "sharing_extent_counting": SHARING_EXTENT_COUNTING_INTERVAL,
+            "blocks_added_at": list(m.block_events),
+            "partitions": [dict(p) for p in self.partitions],
+            "restarted_at": list(m.trainer.restarts),
+            "lr_reduced_at": list(m.trainer.lr_reductions),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"partitions": [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                               for p in self.partitions]}  # fmt: skip
+
+    def load_blocks(self, state: dict[str, Any]) -> None:
+        self.partitions = [{"step": p["step"], "intervals": [list(iv) for iv in p["intervals"]]}
+                           for p in state["partitions"]]  # fmt: skip
+        self.m.weights.load_partition(self.partitions[-1]["intervals"])

@@ -9,12 +9,12 @@ from functools import partial
 import numpy as np
 import torch
 from supernet_bench.methods import create_method
-from supernet_bench.methods.close import edges_in_archs
-from supernet_bench.methods.close_gate import Gate, GatesEmbedder, cell_dag
+from supernet_bench.methods.close.gate import Gate, GatesEmbedder, cell_dag
+from supernet_bench.methods.close.glow import GlowWeights
+from supernet_bench.methods.close.method import edges_in_archs
 from supernet_bench.spaces.darts.space import CELL_EDGES, EDGES_PER_CELL, NONE, OPS, DartsSpace
-from supernet_bench.spaces.glow import GlowWeights
 
-from tests.methods.test_close import TINY_GATE, make_ctx, perturb_bn
+from tests.methods.close.test_close import TINY_GATE, make_ctx, perturb_bn
 
 SPACE = DartsSpace()
 SIZE = dict(C=4, layers=3)  # cells: normal, reduce, reduce (reduction at layers // 3 and 2 * layers // 3)

@@ -1,4 +1,4 @@
-"""GM-NAS (methods/gmnas.py) and the balanced min-cut (methods/mincut.py): tiny NB201 supernets
+"""GM-NAS (methods/gmnas/method.py) and the balanced min-cut (methods/gmnas/mincut.py): tiny NB201 supernets
 (C=4, N=1, 8x8 random images) in a fake training context."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 import torch
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import create_method
-from supernet_bench.methods.gmnas import GradientMatch, cosine_distances
-from supernet_bench.methods.mincut import balanced_mincut, balanced_partitions, cut_value
+from supernet_bench.methods.gmnas.method import GradientMatch, cosine_distances
+from supernet_bench.methods.gmnas.mincut import balanced_mincut, balanced_partitions, cut_value
 from supernet_bench.spaces.nb201.supernet import NB201Supernet
 
 from tests.helpers import fake_context

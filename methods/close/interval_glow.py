@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
-from supernet_bench.spaces.glow import WIT_MODES
+from supernet_bench.methods.close.glow import WIT_MODES
 from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 CL_CRITERIA = ("pre", "max")

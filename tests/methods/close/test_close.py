@@ -1,4 +1,4 @@
-"""CLOSE (methods/close.py, methods/close_gate.py, spaces/glow.py): tiny supernets, fake training context."""
+"""CLOSE (methods/close/: method.py, gate.py, glow.py): tiny supernets, fake training context."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
-from supernet_bench.methods.close import PlateauLR, step_at
-from supernet_bench.methods.close_gate import Gate, cell_dag
-from supernet_bench.spaces.glow import GlowWeights
+from supernet_bench.methods.close.gate import Gate, cell_dag
+from supernet_bench.methods.close.glow import GlowWeights
+from supernet_bench.methods.close.method import PlateauLR, step_at
 from supernet_bench.spaces.nb201 import NB201Space
 from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 

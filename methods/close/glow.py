@@ -30,6 +30,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
+from supernet_bench.spaces.capabilities import SlotShapeClasses
 from supernet_bench.spaces.weights import OpFactory, OpWeights
 
 WIT_MODES = ("copy", "additive")
@@ -167,7 +168,8 @@ def shape_classes(
     Asks the supernet that owns `op_factory` for `slot_shape_class(layer, slot)`; without it every slot is
     class 0 (one shape per layer, NB201). Classes are numbered in order of their first slot.
     """
-    declared = getattr(getattr(op_factory, "__self__", None), "slot_shape_class", None)
+    owner = getattr(op_factory, "__self__", None)  # the supernet, when the factory is its bound method
+    declared = owner.slot_shape_class if isinstance(owner, SlotShapeClasses) else None
     slot_class: list[list[int | None]] = []
     representatives: list[list[int]] = []
     for layer in range(num_layers):
@@ -175,7 +177,7 @@ def shape_classes(
         row: list[int | None] = []
         reps: list[int] = []
         for slot in range(num_slots):
-            raw = declared(layer, slot) if callable(declared) else 0
+            raw = declared(layer, slot) if declared is not None else 0
             if raw is None:
                 row.append(None)
                 continue

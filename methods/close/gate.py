@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from supernet_bench.spaces.base import SearchSpace
+from supernet_bench.spaces.capabilities import CellDAGSpace, CellEdges, CellGroups, CellInputs
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,10 @@ class CellDAG:
 def cell_dag(space: SearchSpace) -> CellDAG:
     """The space's `cell_dag()` if it has one, else derived from `space.edges` ((to, from) pairs of one cell),
     `space.ops`, and optionally `space.num_input_nodes` (default 1) and `space.cell_groups` (default one cell)."""
-    if hasattr(space, "cell_dag"):
+    if isinstance(space, CellDAGSpace):
         return space.cell_dag()
-    if not hasattr(space, "edges"):
-        raise ValueError(f"space {space.label} describes no cell DAG (needs `edges` or `cell_dag()`)")
+    if not isinstance(space, CellEdges):
+        raise ValueError(f"space {space.label} describes no cell DAG (needs `edges` and `ops`, or `cell_dag()`)")
     edges = tuple((int(frm), int(to)) for to, frm in space.edges)
     ops = tuple(space.ops)
     return CellDAG(
@@ -55,8 +56,8 @@ def cell_dag(space: SearchSpace) -> CellDAG:
         edges=edges,
         num_ops=len(ops),
         none_op=ops.index("none") if "none" in ops else None,
-        num_input_nodes=int(getattr(space, "num_input_nodes", 1)),
-        num_groups=len(getattr(space, "cell_groups", ("cell",))),
+        num_input_nodes=int(space.num_input_nodes) if isinstance(space, CellInputs) else 1,
+        num_groups=len(space.cell_groups) if isinstance(space, CellGroups) else 1,
     )
 
 

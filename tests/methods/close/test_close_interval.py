@@ -1,4 +1,4 @@
-"""CLOSE / CLOSE-S on sequential spaces: interval-split GLOW blocks (spaces/interval_glow.py, specs §4.4)."""
+"""CLOSE / CLOSE-S on sequential spaces: interval-split GLOW blocks (methods/close/interval_glow.py, specs §4.4)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 import torch.nn as nn
 from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
+from supernet_bench.methods.close.interval_glow import IntervalGlowWeights
 from supernet_bench.spaces import get_space
-from supernet_bench.spaces.interval_glow import IntervalGlowWeights
 
-from tests.methods.test_close import FakeBatches, params_equal, perturb_bn, scores
+from tests.methods.close.test_close import FakeBatches, params_equal, perturb_bn, scores
 
 MACRO_ARCHS = [
     (0, 0, 0, 0, 0, 0, 0, 0),

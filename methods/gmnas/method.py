@@ -6,7 +6,7 @@ Pipeline (paper Alg. 1-2, RSPS/SPOS base):
    op o of e on it in turn, forward+backward one batch and collect the gradient of the shared
    weights w_s (every supernet parameter except edge e's ops and the stem/head/classifier);
    cosine distances between the ops' gradients give a matrix; a brute-force balanced min-cut
-   (methods/mincut.py) splits e's ops into B groups; the edge with the largest cut (sum of
+   (methods/gmnas/mincut.py) splits e's ops into B groups; the edge with the largest cut (sum of
    distances across it) is split. Children inherit weights and optimizer state.
 2. After the last split the leaves are re-initialised (fresh weights and optimizer) and trained
    with SPOS inside their masks; an architecture is scored by the one leaf whose mask holds it
@@ -50,9 +50,10 @@ import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import ScoringModel, TrainContext
-from supernet_bench.methods.mincut import balanced_mincut
+from supernet_bench.methods.gmnas.mincut import balanced_mincut
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask
+from supernet_bench.spaces.capabilities import IOModules, OwnSharedParams
 
 GM_AVERAGES = ("distance", "gradient")
 LEAF_LR_HORIZONS = ("leaf", "lineage")
@@ -259,11 +260,10 @@ class GMNAS(SPOS):
         NDS: channel-sliced blocks shared by every choice).
         """
         net = node.trainer.supernet
-        own = getattr(net, "shared_params_for", None)
-        if callable(own):
-            return own(edge, node.mask)
+        if isinstance(net, OwnSharedParams):
+            return net.shared_params_for(edge, node.mask)
         weights = net.weights
-        io = getattr(net, "io_modules", IO_MODULES)
+        io = net.io_modules if isinstance(net, IOModules) else IO_MODULES
         skip = {id(p) for name in io if hasattr(net, name) for p in getattr(net, name).parameters()}
         skip |= {id(p) for p in weights.parameters()}
         keep = []

@@ -1,4 +1,4 @@
-"""Conditional super-network weights (methods/cond_weights.py, spaces/conditional.py): tiny NB201
+"""Conditional super-network weights (methods/cond_weights/method.py, methods/cond_weights/weights.py): tiny NB201
 supernets (C=4, N=1, 8x8 random images) in a fake training context."""
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
-from supernet_bench.spaces import get_space, space_names
-from supernet_bench.spaces.base import Slot
-from supernet_bench.spaces.conditional import (
+from supernet_bench.methods.cond_weights.weights import (
     DEFAULT_DEPENDENCIES,
     ConditionalWeights,
     conditional_weights_factory,
@@ -25,6 +23,8 @@ from supernet_bench.spaces.conditional import (
     sequential_dependencies,
     unsplit_ops_for,
 )
+from supernet_bench.spaces import get_space, space_names
+from supernet_bench.spaces.base import Slot
 from supernet_bench.spaces.nb201.space import CONV1, CONV3, NONE, POOL, SKIP
 
 from tests.helpers import FakeBatches, fake_context
