@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from supernet_bench.core.plugins import load_plugins
 from supernet_bench.core.registry import Registry
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot
 
@@ -15,7 +16,8 @@ _discovered = False
 
 
 def _discover() -> None:
-    """Import every module/package under spaces/ so their @register_space decorators run."""
+    """Import every module/package under spaces/ and every `supernet_bench.spaces` entry point, so their
+    @register_space decorators run."""
     global _discovered
     if _discovered:
         return
@@ -23,6 +25,7 @@ def _discover() -> None:
     for info in pkgutil.iter_modules(__path__):
         if info.name != "base":
             importlib.import_module(f"{__name__}.{info.name}")
+    load_plugins("supernet_bench.spaces")  # a plugin that fails to import warns once; the rest still works
 
 
 def space_names() -> list[str]:
