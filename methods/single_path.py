@@ -84,7 +84,7 @@ class SinglePathTrainer:
 
     def scheduled_lr(self) -> float:
         if self.lr_schedule == "constant" or self.calr_mode == "loss":
-            return self.lr  # FairNAS+CaLR puts the schedule into the loss weights (specs §7.3)
+            return self.lr  # FairNAS+CaLR puts the schedule into the loss weights (docs/methods.md#combinations)
         return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * self.progress))
 
     def lr_for(self, arch: Arch) -> float:
@@ -141,7 +141,7 @@ def split_policies(policies: list[Policy]) -> tuple[CaLR | None, MomentumSeparat
 
 @register_method("spos")
 class SPOS(Method):
-    """Vanilla single-path one-shot: one uniformly sampled subnet per batch (specs §1)."""
+    """Vanilla single-path one-shot: one uniformly sampled subnet per batch (docs/methods.md#spos)."""
 
     accepts_policies = ("calr", "ms")
     sampler = "uniform"
