@@ -3,8 +3,10 @@ a plugin that fails to import costs one warning line and nothing else."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -116,6 +118,36 @@ def test_balanced_sampler_evens_out_op_counts(site, monkeypatch):
     for _ in range(300):
         uniform.sample()
     assert max(int(n.max() - n.min()) for n in uniform.counts) > 1  # SPOS's uniform draw drifts
+
+
+def _can_build_wheels() -> bool:
+    """pip builds the plugin offline with this environment's setuptools: >= 70.1 has bdist_wheel, older needs wheel."""
+    import setuptools
+
+    major, minor = (int(x) for x in setuptools.__version__.split(".")[:2])
+    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
+
+
+@pytest.mark.skipif(not _can_build_wheels(), reason="no offline wheel build here (setuptools < 70.1, no wheel)")
+def test_pip_install_gives_the_layout_the_tests_use(tmp_path):
+    """`pip install` of the example plugin writes the same entry points as tests/plugins/install.py."""
+    source = shutil.copytree(PLUGINS / "example_plugin", tmp_path / "src")  # the build writes into its source
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
+        + ["--target", str(tmp_path / "pip"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    ours = install_plugin(PLUGINS / "example_plugin", tmp_path / "ours")
+
+    def entry_points(folder: Path) -> set[str]:
+        return {line.strip() for line in (folder / "entry_points.txt").read_text().splitlines() if line.strip()}
+
+    (pip_dist,) = (tmp_path / "pip").glob("*.dist-info")
+    assert pip_dist.name == ours.name
+    assert entry_points(pip_dist) == entry_points(ours)
 
 
 def test_load_plugins_turns_any_import_failure_into_one_warning(monkeypatch):
