@@ -22,5 +22,5 @@ class Budget:
         return cls(total, tuple(round(f * total) for f in fractions), batch_size, train_size)
 
     def epoch_equiv(self, passes: int) -> float:
-        """passes * batch_size / train_set_size (DESIGN.md protocol §2)."""
+        """passes * batch_size / train_set_size (docs/protocol.md#budget)."""
         return passes * self.batch_size / self.train_size

@@ -12,17 +12,28 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
 from supernet_bench.core.errors import BenchError
+from supernet_bench.core.plugins import PluginWarning
 
 
 def _fmt(x: float) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
 
+def _version() -> str:
+    try:
+        return version("supernet-bench")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", "-V", prog_name="supernet-bench", message="%(prog)s %(version)s")
 def cli() -> None:
     """Budget-normalized benchmark of one-shot NAS supernet-training methods."""
 
@@ -451,7 +462,24 @@ def demo_build_gt(out: Path, epochs, workers: int) -> None:
     click.echo(f"wrote {out}; seed-to-seed Kendall tau {B.noise_ceiling(out):.3f}")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A plugin that failed to load is one line on stderr, not a source excerpt."""
+    if issubclass(category, PluginWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_show_warning(message, category, filename, lineno, file, line)
+
+
+_default_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="supernet-bench", standalone_mode=False)
     except BenchError as e:

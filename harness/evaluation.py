@@ -1,4 +1,4 @@
-"""Scoring architectures with a trained supernet: BN handling (specs §0) and accuracy/loss.
+"""Scoring architectures with a trained supernet: BN handling (docs/protocol.md#bn-modes) and accuracy/loss.
 
 Scoring never changes training state: BN buffers are saved before and restored after, the
 recalibration batches are a fixed list, and nothing here draws from the training RNGs.

@@ -1,6 +1,6 @@
 """Ranking metrics: how well supernet scores order architectures compared with ground truth.
 
-Definitions follow /work/shared/specs/methods.md §9. Every metric is a pure numpy/scipy function with the
+Definitions: docs/protocol.md#metrics. Every metric is a pure numpy/scipy function with the
 keyword-only signature ``fn(*, pred, target, complexity=None, **params) -> float``:
 
 - ``pred``: supernet scores, shape (N,), higher = better (negate a loss before passing it);
@@ -13,7 +13,7 @@ Conventions shared by all metrics:
 - Inputs are validated in one place (1-D, same length, finite, N >= 2); a violation raises ValueError.
 - "Top" orders use a *stable* descending sort (``np.argsort(-x, kind="stable")``): ties are broken by
   original index, the earlier architecture first. The reference code (aw_nas) uses the unstable
-  ``np.argsort``, whose tie order is arbitrary (spec §9, P@topK).
+  ``np.argsort``, whose tie order is arbitrary (docs/protocol.md#metrics, P@topK).
 - K = floor(N * ratio). A metric that is undefined for the given N (K < 1, or K < 2 for a correlation, a
   constant sample in a correlation) returns NaN instead of silently dropping or padding items.
 
@@ -162,36 +162,36 @@ def register_metric(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# global correlations (spec §9 "Kendall tau", "Spearman rho"; Pearson as EPEE "linear")
+# global correlations (docs/protocol.md#metrics "Kendall tau", "Spearman rho"; Pearson as EPEE "linear")
 
 
 @register_metric("kendall_tau", higher_is_better=True)
 def kendall_tau(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None) -> float:
-    """Kendall tau-b (tie-corrected, scipy default as in all reference code) of pred vs target (spec §9)."""
+    """Kendall tau-b (tie-corrected, scipy default as in all reference code) of pred vs target."""
     return _correlation("kendall", pred, target)
 
 
 @register_metric("spearman", higher_is_better=True)
 def spearman(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None) -> float:
-    """Spearman rho with average ranks for ties (scipy.stats.spearmanr, spec §9)."""
+    """Spearman rho with average ranks for ties (scipy.stats.spearmanr)."""
     return _correlation("spearman", pred, target)
 
 
 @register_metric("pearson", higher_is_better=True)
 def pearson(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None) -> float:
-    """Pearson linear correlation of the raw values (EPEE "linear", spec §9 BR/WR note)."""
+    """Pearson linear correlation of the raw values (EPEE "linear")."""
     return _correlation("pearson", pred, target)
 
 
 # ----------------------------------------------------------------------------------------------------------
-# top-K overlap and rank extremes (spec §9 "P@topK", "BR@K / WR@K")
+# top-K overlap and rank extremes (docs/protocol.md#metrics "P@topK", "BR@K / WR@K")
 
 
 @register_metric("p_at_top", higher_is_better=True)
 def p_at_top(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, ratio: float
 ) -> float:
-    """|top-K by pred ∩ top-K by target| / K, K = floor(N*ratio), stable tie-break (CLOSE/EPEE, spec §9).
+    """|top-K by pred ∩ top-K by target| / K, K = floor(N*ratio), stable tie-break (CLOSE/EPEE).
 
     NaN when K < 1.
     """
@@ -205,7 +205,7 @@ def p_at_top(
 def p_at_bottom(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, ratio: float
 ) -> float:
-    """|worst-K by pred ∩ worst-K by target| / K (spec §9 P@bottomK); NaN when K < 1.
+    """|worst-K by pred ∩ worst-K by target| / K; NaN when K < 1.
 
     The worst K are the last K of the same stable best-first order P@top uses, so among tied scores the
     later index counts as worse and P@top/P@bottom come from one consistent total ranking.
@@ -227,7 +227,7 @@ def _true_ranks_of_predicted_top(pred: np.ndarray, target: np.ndarray, ratio: fl
 def br_at(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, ratio: float
 ) -> float:
-    """Best true rank (1 = best, stable ties) among the top-K predicted, divided by N (aw_nas, spec §9).
+    """Best true rank (1 = best, stable ties) among the top-K predicted, divided by N (aw_nas).
 
     NaN when K < 1.
     """
@@ -239,7 +239,7 @@ def br_at(
 def wr_at(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, ratio: float
 ) -> float:
-    """Worst true rank (1 = best, stable ties) among the top-K predicted, divided by N (aw_nas, spec §9).
+    """Worst true rank (1 = best, stable ties) among the top-K predicted, divided by N (aw_nas).
 
     NaN when K < 1.
     """
@@ -248,7 +248,7 @@ def wr_at(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# correlations restricted to a top set (spec §9 "KT within the top set", "Spearman among top-k%")
+# correlations restricted to a top set (docs/protocol.md#metrics "KT within the top set", "Spearman among top-k%")
 
 
 def _top_subset_correlation(kind: str, pred: np.ndarray, target: np.ndarray, by: np.ndarray, k: int) -> float:
@@ -278,7 +278,7 @@ def kt_gt_top(
     n: int | None = None,
     ratio: float | None = None,
 ) -> float:
-    """Kendall tau-b among the best architectures by ground truth (Laube "KT 50", spec §9).
+    """Kendall tau-b among the best architectures by ground truth (Laube "KT 50").
 
     Give exactly one of ``n`` (keep the best n; NaN when N < n, never a silently smaller set) or ``ratio``
     (K = floor(N*ratio)). NaN when fewer than 2 are kept.
@@ -312,7 +312,7 @@ def spearman_pred_top(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# selection quality (spec §9 "Top-1 accuracy", "Mean GT accuracy of the top-N selected")
+# selection quality (docs/protocol.md#metrics "Top-1 accuracy", "Mean GT accuracy of the top-N selected")
 
 
 @register_metric("top1_gt", higher_is_better=True)
@@ -330,7 +330,7 @@ def _mean_gt_top(pred: np.ndarray, target: np.ndarray, n: int) -> float:
 def mean_gt_top(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, n: int
 ) -> float:
-    """mu_n: mean ground truth of the n best-predicted architectures (Laube, spec §9); NaN when n > N."""
+    """mu_n: mean ground truth of the n best-predicted architectures (Laube); NaN when n > N."""
     return _mean_gt_top(pred, target, n)
 
 
@@ -338,7 +338,7 @@ def mean_gt_top(
 def improvement(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None, n: int
 ) -> float:
-    """Normalized improvement (mu_n - mu_all) / (y_max - mu_all), CondWeights §3.4 (spec §9).
+    """Normalized improvement (mu_n - mu_all) / (y_max - mu_all), CondWeights §3.4.
 
     0 = random selection in expectation, 1 = picks the best architecture. NaN when n > N or when all
     targets are equal (the scale is then 0).
@@ -350,7 +350,7 @@ def improvement(
 
 
 # ----------------------------------------------------------------------------------------------------------
-# complexity fairness (spec §9 "Complexity Bias", "rho_CC", "Ranking difference per complexity group")
+# complexity fairness (docs/protocol.md#metrics "Complexity Bias", "rho_CC", "Ranking difference per complexity group")
 
 
 def _dense_ranks(x: np.ndarray) -> np.ndarray:
@@ -383,7 +383,7 @@ def _complexity_bias_counts(
 
 @register_metric("complexity_bias", higher_is_better=False, needs_complexity=True, ideal=0.5)
 def complexity_bias(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None) -> float:
-    """CB (CaLR+MS Eq. 9, spec §9): among mis-ordered pairs, the share where the lower-predicted is larger.
+    """CB (CaLR+MS Eq. 9): among mis-ordered pairs, the share where the lower-predicted is larger.
 
     A pair is mis-ordered when pred and target order it strictly oppositely (pairs tied in pred or in
     target are not); it counts as biased when the architecture the supernet ranks lower has strictly more
@@ -398,7 +398,7 @@ def complexity_bias(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndar
 def complexity_convergence(
     *, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None
 ) -> float:
-    """rho_CC (CaLR+MS Eq. 10, spec §9): Kendall tau-b between complexity and R = pred / target.
+    """rho_CC (CaLR+MS Eq. 10): Kendall tau-b between complexity and R = pred / target.
 
     pred must be supernet accuracy for R to be a convergence ratio. Negative = large nets under-trained;
     the fair value is 0, reached from below in practice, hence higher_is_better. NaN when a target is 0.
@@ -411,7 +411,7 @@ def complexity_convergence(
 def rank_difference_by_group(
     *, pred: object, target: object, complexity: object, groups: int = 5
 ) -> np.ndarray:
-    """Mean ranking difference per complexity group (CLOSE App. A.1, spec §9); shape (groups,).
+    """Mean ranking difference per complexity group (CLOSE App. A.1); shape (groups,).
 
     RD = rank_true - rank_est with rank 1 = best and average ranks for ties, so RD < 0 means the supernet
     under-estimates the architecture. Groups are equal-count, from smallest to largest complexity: a stable

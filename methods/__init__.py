@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from importlib.metadata import entry_points
 from typing import Any
 
 from supernet_bench.core.errors import BenchError, UnknownNameError, UnsupportedError
+from supernet_bench.core.plugins import load_plugins
 from supernet_bench.core.registry import Registry
 from supernet_bench.methods.base import Method
 from supernet_bench.methods.policies import POLICIES, Policy
@@ -34,8 +34,7 @@ def _discover() -> None:
     for info in pkgutil.iter_modules(__path__):
         if info.name not in ("base",):
             importlib.import_module(f"{__name__}.{info.name}")
-    for ep in entry_points(group="supernet_bench.methods"):
-        ep.load()
+    load_plugins("supernet_bench.methods")  # a plugin that fails to import warns once; the rest still works
 
 
 def base_names() -> list[str]:

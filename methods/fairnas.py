@@ -1,4 +1,4 @@
-"""FairNAS: strict fairness (specs §2). Per step, m subnets that use every op of every edge exactly
+"""FairNAS: strict fairness (docs/methods.md#fairnas). Per step, m subnets that use every op of every edge exactly
 once, gradients accumulated on the same batch, one optimizer step; m passes charged."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from supernet_bench.methods.single_path import SPOS
 
 @register_method("fairnas")
 class FairNAS(SPOS):
-    """lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code (specs §11).
-    grad_clip=0 (off) follows the DYNAS FairNAS code."""
+    """lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code
+    (docs/methods.md#code-vs-paper). grad_clip=0 (off) follows the DYNAS FairNAS code."""
 
     sampler = "fair"
 

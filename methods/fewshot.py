@@ -1,4 +1,4 @@
-"""Few-Shot NAS (specs §3): split the supernet on one slot into one sub-supernet per op on it.
+"""Few-Shot NAS (docs/methods.md#few-shot-nas): split the supernet on one slot into one sub-supernet per op on it.
 
 Sub-supernet b trains (and scores) exactly the architectures whose split-slot op is the b-th allowed
 op; it has its own weights, optimizer(s) and schedule. Two initialisations:

@@ -7,12 +7,12 @@ from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 
 def uniform_paths(space: SearchSpace, rng: np.random.Generator, mask: OpMask) -> list[Arch]:
-    """One architecture, every slot uniform over its allowed ops (SPOS, specs §1)."""
+    """One architecture, every slot uniform over its allowed ops (SPOS, docs/methods.md#spos)."""
     return [space.sample(rng, mask)]
 
 
 def fair_paths(space: SearchSpace, rng: np.random.Generator, mask: OpMask) -> list[Arch]:
-    """m architectures that use every allowed op of every slot exactly once (FairNAS, specs §2).
+    """m architectures that use every allowed op of every slot exactly once (FairNAS, docs/methods.md#fairnas).
 
     Each slot gets an independent random permutation of its ops; architecture k takes op pi_s(k)
     on slot s. A slot pinned to one op (MS cluster, Few-Shot split) repeats it in all m.

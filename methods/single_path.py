@@ -89,7 +89,7 @@ class SinglePathTrainer:
 
     def scheduled_lr(self) -> float:
         if self.lr_schedule == "constant" or any(p.holds_lr(self) for p in self.policies):
-            return self.lr  # e.g. FairNAS+CaLR puts the schedule into the loss weights
+            return self.lr  # e.g. FairNAS+CaLR puts the schedule into the loss weights (docs/methods.md#combinations)
         return self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * self.progress))
 
     def lr_for(self, arch: Arch) -> float:
@@ -144,7 +144,7 @@ class SinglePathTrainer:
 
 @register_method("spos")
 class SPOS(Method):
-    """Vanilla single-path one-shot: one uniformly sampled subnet per batch (specs §1)."""
+    """Vanilla single-path one-shot: one uniformly sampled subnet per batch (docs/methods.md#spos)."""
 
     accepts_policies = ("calr", "ms")
     sampler = "uniform"

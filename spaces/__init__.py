@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 
 from supernet_bench.core.catalog import SpaceCatalog
+from supernet_bench.core.plugins import load_plugins
 from supernet_bench.core.registry import Registry
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace, Slot
 
@@ -23,7 +24,8 @@ _discovered = False
 
 
 def _discover() -> None:
-    """Import every module/package under spaces/ so their @register_space decorators run."""
+    """Import every module/package under spaces/ and every `supernet_bench.spaces` entry point, so their
+    @register_space decorators run."""
     global _discovered
     if _discovered:
         return
@@ -33,6 +35,7 @@ def _discover() -> None:
             module = importlib.import_module(f"{__name__}.{info.name}")
             if info.ispkg and any(m.name == "catalog" for m in pkgutil.iter_modules(module.__path__)):
                 importlib.import_module(f"{module.__name__}.catalog")
+    load_plugins("supernet_bench.spaces")  # a plugin that fails to import warns once; the rest still works
 
 
 def space_names() -> list[str]:

@@ -1,4 +1,4 @@
-"""CLOSE-S: the two-stage simplified CLOSE (specs §5; paper CLOSE App. C.3). No GATE.
+"""CLOSE-S: the two-stage simplified CLOSE (docs/methods.md#close-s; paper CLOSE App. C.3). No GATE.
 
 Stage 1 (first `switch_fraction` of the budget, paper 400/1000 epochs): one GLOW block per cell,
 used by every edge ("Supernet-2"; DARTS: one per cell and shape class, methods/close/glow.py). At the switch
@@ -8,7 +8,7 @@ additive rule) and the optimizer restarts (SRT). Stage 2
 is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close/method.py).
 No reference code exists for CLOSE-S; these details are the natural reading of the paper.
 
-Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant of specs §4.4 with
+Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant of docs/methods.md#interval-splitting with
 every position split at once (methods/close/interval_glow.py). Stage 1: per stage one block shared by all
 positions after the stage's first (stride/channel-change) slot, which keeps its own fixed ops. At the
 switch every position gets its own block (WIT from the shared one; the first position keeps it) + SRT.
@@ -195,7 +195,7 @@ class EdgeCopies:
 
 
 class IntervalCopies:
-    """Sequential spaces (specs §4.4 with every position split at once): per stage one block shared by the
+    """Sequential spaces (docs/methods.md#interval-splitting, with every position split at once): per stage one block shared by the
     positions after the stage's first slot, then one block per position."""
 
     kind = "interval"

@@ -1,4 +1,4 @@
-"""CLOSE's GATE: a GATES architecture embedder over the cell DAG plus a node-level MLP (specs §4.1).
+"""CLOSE's GATE: a GATES architecture embedder over the cell DAG plus a node-level MLP (docs/methods.md#glow-and-gate).
 
 Written against a generic cell DAG (node count, input nodes, one (from, to) edge per slot, op count,
 the `none` op, number of cell groups); NB201 gives one group of 4 nodes and its EDGES, DARTS/NB301 two

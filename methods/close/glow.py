@@ -1,4 +1,6 @@
-"""GLOW-block weight keying (CLOSE, specs §4.1): weights = (layer, GLOW block, op), not (layer, edge, op).
+"""GLOW-block weight keying (CLOSE): weights = (layer, GLOW block, op), not (layer, edge, op).
+
+Specification: docs/methods.md#glow-and-gate.
 
 Each layer owns `num_blocks` GLOW blocks per *shape class*; a block is one full set of candidate-op
 modules, built with the supernet's `op_factory(layer, representative_slot, op)`. All edges of an NB201
@@ -16,7 +18,7 @@ Two ways to use a block:
 - hard: `blocks[slot]` picks one block per slot (scoring; CLOSE-S; CLOSE with a fixed map).
 - straight-through mixture (CLOSE training): also given `st_weights` of shape (num_slots, K_cur) whose
   values are an exact one-hot, the training forward evaluates every active block on the edge and
-  sums them weighted by that row, so the gate gets a gradient (specs §4.1, aw_nas NB201CloseCell).
+  sums them weighted by that row, so the gate gets a gradient (docs/methods.md#glow-and-gate, aw_nas NB201CloseCell).
   In eval mode (scoring, BN recalibration) only the assigned block runs.
 
 All `num_blocks` blocks are allocated up front, and only the first `num_active` are in use: the

@@ -1,4 +1,6 @@
-"""Interval-split GLOW blocks for sequential spaces (CLOSE on non-topological spaces, specs §4.4).
+"""Interval-split GLOW blocks for sequential spaces (CLOSE on non-topological spaces).
+
+Specification: docs/methods.md#interval-splitting.
 
 In a sequential space (NAS-Bench-Macro, NDS ResNet/ResNeXt) GLOW blocks are shared across block
 POSITIONS instead of cell edges (paper CLOSE App. A.3; aw_nas `germ_nds.py` GermCloseWeightsManager):

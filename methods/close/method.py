@@ -1,4 +1,4 @@
-"""CLOSE: Curriculum Learning On Sharing Extent on CLOSENet (specs §4; paper CLOSE, ECCV 2022).
+"""CLOSE: Curriculum Learning On Sharing Extent on CLOSENet (docs/methods.md#close; paper CLOSE, ECCV 2022).
 
 CLOSENet = the space's supernet with GLOW-block weight keying (methods/close/glow.py) + a GATE
 (methods/close/gate.py) that assigns a block to every edge of the sampled cell. Training starts with
@@ -9,7 +9,7 @@ Between restarts the LR is halved when the per-epoch mean training loss plateaus
 the paper says supernet accuracy), with patience scaled to the budget (30 of 1000 epochs), or follows
 a cosine curve (`lr_schedule="cosine"`).
 
-Defaults follow the paper where code and paper differ; the code's choices are options (specs §11):
+Defaults follow the paper where code and paper differ; the code's choices are options (docs/methods.md#code-vs-paper):
 `wit="additive"` (new = own init + previous), `freeze_gate_last_layer_between_restarts=True` (the
 code's optimizer holds stale last-layer parameters after non-SRT switches), `eval_assignment="sampled"`
 (the code Gumbel-samples the block at evaluation too). Scoring defaults to the argmax of the gate
@@ -18,7 +18,7 @@ logits, so a score is deterministic; sampled assignments use their own generator
 (the K-block mixture costs compute, not passes).
 
 Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro) have no cell DAG: there CLOSE uses the
-interval-splitting variant (specs §4.4; methods/close/interval_glow.py) instead of the GATE. Blocks are shared
+interval-splitting variant (docs/methods.md#interval-splitting; methods/close/interval_glow.py) instead of the GATE. Blocks are shared
 across block positions of a stage (the stage's first, stride/channel-change slot is unshared); each
 curriculum point splits one interval of positions (`cl_criteria` "pre": the multi-position interval
 with the smallest start, "max": the longest), the new half getting WIT from the old block. The number of
@@ -98,7 +98,8 @@ def edges_in_archs(space: SearchSpace, none_op: int | None, mask: OpMask | None 
 
 
 class PlateauLR:
-    """torch ReduceLROnPlateau(mode="min", threshold=1e-4 rel, cooldown=0) as plain state (specs §4.3)."""
+    """torch ReduceLROnPlateau(mode="min", threshold=1e-4 rel, cooldown=0) as plain state
+    (docs/methods.md#close-recipe)."""
 
     def __init__(self, factor: float, patience: int, min_lr: float = 0.0, threshold: float = 1e-4):
         self.factor, self.patience, self.min_lr, self.threshold = factor, patience, min_lr, threshold
@@ -265,7 +266,7 @@ def build_glow_supernet(ctx: TrainContext, num_blocks: int, dropout: float) -> n
 
 
 def build_interval_supernet(ctx: TrainContext, num_blocks: int, dropout: float) -> nn.Module:
-    """The sequential space's supernet with interval-split GLOW blocks (specs §4.4)."""
+    """The sequential space's supernet with interval-split GLOW blocks (docs/methods.md#interval-splitting)."""
     stages = space_stages(ctx.space)
     sized = dataclasses.replace(ctx, supernet_kwargs={**ctx.supernet_kwargs, "dropout": dropout})
     net = sized.build_supernet(weights_factory=partial(IntervalGlowWeights, num_blocks=num_blocks, stages=stages))
@@ -386,7 +387,7 @@ class CloseTraining(Method):
 
 @register_method("close")
 class CLOSE(CloseTraining):
-    """CLOSE with GATE, WIT and SRT (specs §4). Fractions are of the run's pass budget."""
+    """CLOSE with GATE, WIT and SRT (docs/methods.md#close). Fractions are of the run's pass budget."""
 
     def __init__(
         self,
@@ -599,7 +600,7 @@ class GateBlocks:
 
 
 class IntervalBlocks:
-    """Sequential spaces (specs §4.4): blocks shared across the positions of an interval of a stage, no GATE; a
+    """Sequential spaces (docs/methods.md#interval-splitting): blocks shared across the positions of an interval of a stage, no GATE; a
     new block takes the upper half of a split interval (WIT from the old block)."""
 
     def __init__(self, method: CLOSE):

@@ -1,4 +1,6 @@
-"""Conditional super-network weights (`cond-weights`, Laube & Zell; specs/methods.md §6, §11).
+"""Conditional super-network weights (`cond-weights`, Laube & Zell).
+
+Specification: docs/methods.md#conditional-weights, #code-vs-paper.
 
 Plain SPOS until `split_fraction` of the budget, then
 every weighted candidate is copied once per combination of its predecessors' ops
@@ -11,7 +13,7 @@ The LR schedule runs on over the whole budget; only the optimizer's parameter li
 - "per-copy" (default): each copy gets its own SGD momentum buffer, initialised as a clone of the
   original's buffer at the split (so the split itself does not perturb training) and updated only
   when that copy is trained.
-- "shared" (uninas-faithful, specs §11): all copies of one op read and write one momentum buffer
+- "shared" (uninas-faithful, docs/methods.md#code-vs-paper): all copies of one op read and write one momentum buffer
   (the original's). Implemented by pointing the copies' optimizer-state entries at one dict, so the
   in-place SGD update of whichever copy is active moves the buffer all copies see.
 In both modes a copy that is not on the sampled path takes no optimizer step at all (no momentum or

@@ -1,4 +1,4 @@
-"""Conditional super-network weights (Laube & Zell; specs/methods.md §6) as an `OpWeights`.
+"""Conditional super-network weights (Laube & Zell; docs/methods.md#conditional-weights) as an `OpWeights`.
 
 Before `split()` this behaves exactly like `EdgeWeights` (same modules, same creation order, same
 state-dict keys), so a run that never splits is SPOS bit for bit. `split()` copies every weighted
@@ -31,7 +31,8 @@ from supernet_bench.spaces.weights import OpFactory, OpWeights
 Dependencies = dict[int, tuple[int, ...]]
 
 DEFAULT_DEPENDENCIES: dict[str, Dependencies] = {
-    # "the edges entering the source node" (specs §6; uninas mixed_priors [[], [], [-2], [], [-4], [-4, -3]]):
+    # "the edges entering the source node" (docs/methods.md#conditional-weights;
+    # uninas mixed_priors [[], [], [-2], [], [-4], [-4, -3]]):
     # 2<-1 and 3<-1 depend on 1<-0; 3<-2 on 2<-0 and 2<-1.
     "nb201": {0: (), 1: (), 2: (0,), 3: (), 4: (0,), 5: (1, 2)},
 }
@@ -151,7 +152,8 @@ class ConditionalWeights(OpWeights):
         return len(self.prior_keys(slot))
 
     def weight_sets(self) -> list[tuple[int, int]]:
-        """Per layer: (weight sets before the split, after it); NB201 full 12 -> 76 (specs §6)."""
+        """Per layer: (weight sets before the split, after it); NB201 full 12 -> 76
+        (docs/methods.md#conditional-weights)."""
         out = []
         for layer in range(self.num_layers):
             before = after = 0

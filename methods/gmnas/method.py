@@ -1,4 +1,4 @@
-"""GM-NAS: few-shot NAS with gradient-matching splits (`gmnas`; specs/methods.md §8, §11).
+"""GM-NAS: few-shot NAS with gradient-matching splits (`gmnas`; docs/methods.md#gm-nas, #code-vs-paper).
 
 Pipeline (paper Alg. 1-2, RSPS/SPOS base):
 1. For t = 1..T: warm up every current (sub-)supernet with SPOS inside its op mask, then split each:

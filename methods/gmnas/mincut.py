@@ -1,4 +1,4 @@
-"""Balanced graph min-cut by brute force (GM-NAS Eq. 3, specs/methods.md §8).
+"""Balanced graph min-cut by brute force (GM-NAS Eq. 3, docs/methods.md#gm-nas).
 
 The op sets being partitioned are tiny (3-5 ops per edge), so enumerating every balanced partition
 is exact and cheap. Balanced = group sizes differ by at most one (B=2 on 5 ops: 2 + 3).

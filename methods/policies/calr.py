@@ -31,7 +31,7 @@ class CaLR(Policy):
     """Per-subnet LR decay exponent from its #params.
 
     mode: "auto" = LR per step for one subnet per step (SPOS), loss weights at constant LR when a
-    step trains several subnets (FairNAS, specs §7.3); "lr" / "loss" force one of the two.
+    step trains several subnets (FairNAS, docs/methods.md#combinations); "lr" / "loss" force one of the two.
     """
 
     name = "calr"

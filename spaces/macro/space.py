@@ -116,7 +116,7 @@ class MacroSpace(SearchSpace):
     """NAS-Bench-Macro (3^8 = 6561 sequential MobileNetV2-style networks on CIFAR-10)."""
 
     name = "macro"
-    sequential = True  # MS clusters on the first layer (specs §7.2)
+    sequential = True  # MS clusters on the first layer (docs/methods.md#ms)
     slots = tuple(Slot(f"layer{i + 1}", OPS) for i in range(NUM_LAYERS))
     ops = OPS
 
@@ -132,7 +132,7 @@ class MacroSpace(SearchSpace):
     def stage_slices(self) -> tuple[range, ...]:
         """Slot ranges of the stages, in order; the first slot of each is the stride-2, channel-changing layer.
 
-        Sequential spaces describe their stages this way (CLOSE's interval splitting, specs §4.4):
+        Sequential spaces describe their stages this way (docs/methods.md#interval-splitting):
         within a stage every slot after the first has the same input/output shape.
         """
         out, start = [], 0

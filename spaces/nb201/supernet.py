@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 weight-sharing supernet (AutoDL-style macro skeleton, specs §0).
+"""The NAS-Bench-201 weight-sharing supernet (AutoDL-style macro skeleton, docs/methods.md#shared-substrate).
 
 Stem conv3x3+BN; 3 stages of N cells at C, 2C, 4C channels with a ResNet basic block (stride 2)
 between stages; BN-ReLU, global pooling, linear. All cells share one genotype. Candidate ops come

@@ -1,7 +1,8 @@
 """The reference loop the papers' NB201 code runs, rebuilt minimally for timing only (issue 9).
 
 AutoDL-Projects' random-sampling search model (`TinyNetworkRANDOM` / `SearchCell.forward_dynamic`, used by
-DYNAS, GM-NAS-RSPS and Few-Shot NAS, specs §0/§1): every edge holds a ModuleList of all five ops and the
+DYNAS, GM-NAS-RSPS and Few-Shot NAS, docs/methods.md#shared-substrate, #spos): every edge holds a ModuleList
+of all five ops and the
 forward pass calls the chosen op on every edge, `none` included (a `x.mul(0.)` Zero op), in NCHW; images
 are augmented one at a time (torchvision-style RandomCrop(32, 4) + flip + ToTensor + Normalize run per
 sample by the DataLoader); scoring resets BN and recalibrates per architecture like the harness.

@@ -1,4 +1,4 @@
-"""Scoring: BN modes behave as specified (specs §0) and never change training state."""
+"""Scoring: BN modes behave as specified (docs/protocol.md#bn-modes) and never change training state."""
 
 from __future__ import annotations
 

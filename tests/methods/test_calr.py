@@ -1,4 +1,5 @@
-"""CaLR (specs §7.1, §7.3): eta_t(alpha) = eta0 * (1 - t/T) ** gamma(alpha), gamma log-linear in #params
+"""CaLR (docs/methods.md#calr, #combinations):
+eta_t(alpha) = eta0 * (1 - t/T) ** gamma(alpha), gamma log-linear in #params
 from gamma_max (smallest net) to 1/gamma_max (largest); with FairNAS the factor weights each subnet's
 loss at constant LR instead."""
 
@@ -50,7 +51,7 @@ def test_gamma_spans_gamma_max_to_its_reciprocal(space):
     calr = CaLR(gamma_max=4.0).bind(space)
     assert calr.gamma(SMALLEST) == pytest.approx(4.0)
     assert calr.gamma(LARGEST) == pytest.approx(0.25)
-    # worked values of specs §7.1 (DYNAS conv-only count; ours adds BN, so 0.04 slack)
+    # worked values of docs/methods.md#calr (DYNAS conv-only count; ours adds BN, so 0.04 slack)
     for arch, gamma in [((2,) * 6, 2.56), ((3, 3, 3, 0, 0, 0), 1.05), ((2, 2, 2, 3, 3, 3), 0.93)]:
         assert calr.gamma(arch) == pytest.approx(gamma, abs=0.04)
 

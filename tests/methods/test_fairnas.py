@@ -1,4 +1,4 @@
-"""The two samplers and FairNAS mechanics (specs §1, §2): SPOS draws uniformly; FairNAS uses every op
+"""The two samplers and FairNAS mechanics (docs/methods.md#spos, #fairnas): SPOS draws uniformly; FairNAS uses every op
 of every slot once per step, takes one optimizer step per m passes, and sums the m subnets' gradients
 on one batch; with MS the cluster slot is pinned for all m."""
 

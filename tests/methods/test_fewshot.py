@@ -1,4 +1,5 @@
-"""Few-Shot NAS (specs §3, §7.3): disjoint sub-supernets, one per op of the split slot; every arch
+"""Few-Shot NAS (docs/methods.md#few-shot-nas, #combinations):
+disjoint sub-supernets, one per op of the split slot; every arch
 owned by exactly one; inherit copies the one-shot supernet at the split, scratch does not; passes
 charged equal passes computed; round-robin training with per-sub-supernet schedules; --resume."""
 

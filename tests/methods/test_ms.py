@@ -1,4 +1,4 @@
-"""MS (specs §7.2): one optimizer (momentum buffer) per cluster of the chosen slot; a step in cluster c
+"""MS (docs/methods.md#ms): one optimizer (momentum buffer) per cluster of the chosen slot; a step in cluster c
 touches only optimizer c, and the slot and clusters are recorded as run decisions."""
 
 from __future__ import annotations
