@@ -15,11 +15,33 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where /proc tells it (os.umask sets it to read it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Write ``path`` through ``write(tmp)``; the file gets the permissions ``open`` would give it.
+
+    ``mkstemp`` creates its file 0600 whatever the umask, so results on a shared filesystem would be
+    unreadable to the rest of a group; the mode is reset to 0666 & ~umask before the file is published.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
