@@ -25,6 +25,7 @@ from supernet_bench.archsample import sample_digest, select_archs
 from supernet_bench.budget import Budget
 from supernet_bench.config import RunConfig
 from supernet_bench.core.errors import BenchError
+from supernet_bench.divergence import Diverged, is_bad, watch_losses, worst_loss
 from supernet_bench.evaluation import score_architectures
 from supernet_bench.lock import DirLock
 from supernet_bench.methods import create_method
@@ -149,6 +150,23 @@ def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
+def _mark_diverged(store: RunStore, manifest: dict[str, Any], passes: int, loss: float) -> None:
+    """Record the divergence in the manifest (status failed), drop the resume state, raise Diverged."""
+    failure = f"diverged at pass {passes} (training loss {loss:.3g})"
+    manifest["status"] = "failed"
+    manifest["failure"] = failure
+    store.write_manifest(manifest)
+    store.clear_state()  # resuming would replay the same divergence
+    raise Diverged(f"run {store.root} {failure}; marked failed in its manifest")
+
+
+def failed_reason(manifest: dict[str, Any] | None) -> str | None:
+    """Why a run's manifest says it failed (``diverged at pass N ...``), or None for any other status."""
+    if not manifest or manifest.get("status") != "failed":
+        return None
+    return str(manifest.get("failure") or "failed")
+
+
 def run(
     config: RunConfig,
     out: str | Path,
@@ -163,6 +181,9 @@ def run(
     with DirLock(out):
         if store.is_complete():
             return out
+        reason = failed_reason(store.manifest())
+        if reason is not None:
+            raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
         return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
 
 
@@ -273,11 +294,16 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         target = budget.checkpoint_passes[cp]
         t0 = time.perf_counter()
         while passes < target:
-            spent = method.step()
+            with watch_losses() as losses:
+                spent = method.step()
             if spent <= 0:
                 raise RuntimeError(f"method {method.name} reported {spent} passes for a step")
             passes += spent
             bar.update(spent)
+            loss = worst_loss(losses)
+            if is_bad(loss):
+                bar.close()
+                _mark_diverged(store, manifest, passes, loss)
         train_wall += time.perf_counter() - t0
 
         t0 = time.perf_counter()
