@@ -71,6 +71,7 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
         out = (
             Path("runs") / f"{config.profile}_{space.replace(':', '-')}_{config.dataset}_{config.method}_s{config.seed}"
         )
+    _on_stop(f"the run keeps its last checkpoint; continue it with the same command plus --resume (--out {out})")
     root = run_protocol(config, out, data_dir=data_dir, resume=resume, progress=not quiet)
     table = RunStore(root).read_metrics().to_pandas()
     click.echo(f"run directory: {root}")
@@ -237,9 +238,9 @@ def suite(
             click.echo(f"  {task.label}")
         return
 
-    def progress(done: int, total: int, o) -> None:
-        kt = "" if o.kendall_tau != o.kendall_tau else f" final KT {o.kendall_tau:.4f}"
-        click.echo(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{' ' + o.error if o.error else ''}")
+    from supernet_bench.suite import Progress
+
+    progress = Progress(len(tasks), workers if engine == "local" else 1, click.echo, kt_digits=4)
 
     options = ExecutorOptions(
         root=Path(root),
@@ -249,6 +250,8 @@ def suite(
         slurm_partition=slurm_partition,
         time_limit_min=time_limit,
     )
+    again = f"supernet-bench suite {suite_file}" + (f" --out {out}" if out is not None else "")
+    _on_stop(f"no new run was started; resume with: {again} (complete runs are skipped, interrupted ones resumed)")
     with make_executor(engine, options) as executor:
         outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, executor=executor, on_outcome=progress)
     click.echo(markdown_table(pd.DataFrame(outcome_rows(outcomes))))
@@ -261,7 +264,11 @@ def suite(
     if busy:
         click.echo(f"{len(busy)} run(s) were being written by another process; rerun the suite to confirm them")
     if failed:
-        raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; rerun the suite to retry them")
+        retry = sum(o.retry for o in failed)
+        hint = "rerun the suite to retry them" if retry == len(failed) else (
+            f"{retry} may succeed when the suite is rerun; the others need the fix their line names"
+        )
+        raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; {hint}")
 
 
 @cli.command(name="leaderboard")
@@ -339,7 +346,7 @@ def regress(root: Path, against, write_baseline, tolerance, score_tolerance, all
     for line in result.lines():
         click.echo(line)
     if result.failed(allow_missing):
-        problems = len(result.regressions) + len(result.mismatched) + (0 if allow_missing else len(result.missing))
+        problems = result.problem_count(allow_missing)
         raise CheckFailed(f"{problems} problem(s) against {against} ({result.describe_tolerances()})")
     tols = result.describe_tolerances()
     click.echo(f"ok: {result.checked} cell(s) checked against {against} ({tols}): no regression")
@@ -392,14 +399,14 @@ def data_check(data_dir, as_json: bool) -> None:
 
 
 # --- demo: the whole pipeline on the harness's own tiny benchmark (harness/demo_benchmark.py) ------------
-#   supernet-bench demo --out runs/demo
+#   supernet-bench demo --out demo-output
 #   supernet-bench demo build-gt --out harness/demo/nb201-demo-shapes.csv
 
 
 @cli.group(invoke_without_command=True)
 @click.option(
     "--out",
-    default=Path("runs/demo"),
+    default=Path("demo-output"),  # runs go to <out>/runs/demo/..., the report to <out>/report
     show_default=True,
     type=click.Path(path_type=Path),
     help="Folder for the runs (runs/) and the report (report/).",
@@ -421,6 +428,7 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     names = tuple(canonical_name(m.strip()) for m in methods.split(",") if m.strip())
     if not names:
         raise BenchError("--methods is empty")
+    _on_stop(f"no new run was started; resume with the same command (--out {out}): finished runs are kept")
     result = run_demo(out, names, tuple(overrides), log=click.echo)
     click.echo(f"runs (parquet): {result['runs']}")
     click.echo(f"leaderboard: {result['leaderboard']}")
@@ -451,21 +459,36 @@ def demo_build_gt(out: Path, epochs, workers: int) -> None:
     click.echo(f"wrote {out}; seed-to-seed Kendall tau {B.noise_ceiling(out):.3f}")
 
 
+_RESUME_HINT = ["nothing more to resume"]  # set by each long command: how to continue after a stop
+
+
+def _on_stop(hint: str) -> None:
+    _RESUME_HINT[0] = hint
+
+
 def main(argv: list[str] | None = None) -> int:
+    from supernet_bench import stopping
+
+    previous = stopping.install()
+    _RESUME_HINT[0] = "nothing more to resume"
     try:
         cli.main(args=argv, prog_name="supernet-bench", standalone_mode=False)
     except BenchError as e:
         click.echo(f"error: {e}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except OSError as e:  # a folder or file the harness could not create, write or read
+        from supernet_bench.core.errors import describe_os_error
+
+        click.echo(f"error: {describe_os_error(e)}", err=True)
+        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):  # SIGINT / SIGTERM (harness/stopping.py)
+        click.echo(f"stopped by {stopping.signal_name()}; {_RESUME_HINT[0]}", err=True)
+        return stopping.exit_code()
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted; rerun with --resume to continue", err=True)
-        return 130
+    finally:
+        stopping.restore(previous)
     return 0
 
 

@@ -32,7 +32,7 @@ from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.spaces import get_space
-from supernet_bench.store import RunStore
+from supernet_bench.store import LOCK, RunStore
 from tqdm.auto import tqdm
 
 PACKAGE_VERSION = "0.1.0"
@@ -177,14 +177,33 @@ def run(
     """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory."""
     out = Path(out)
     store = RunStore(out)
+    created = not out.exists()
     store.prepare(resume)
-    with DirLock(out):
-        if store.is_complete():
-            return out
-        reason = failed_reason(store.manifest())
-        if reason is not None:
-            raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
-        return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
+    try:
+        with DirLock(out) as lock:
+            if store.is_complete():
+                lock.remove = True
+                return out
+            reason = failed_reason(store.manifest())
+            if reason is not None:
+                raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
+            try:
+                return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
+            finally:  # a finished or failed run needs no lock file; an interrupted one keeps it
+                lock.remove = store.is_complete() or failed_reason(store.manifest()) is not None
+    finally:
+        if created:
+            _remove_if_empty(out)
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove a run folder this call created when nothing but its lock file ended up in it (no data...)."""
+    try:
+        if out.is_dir() and all(p.name == LOCK for p in out.iterdir()):
+            (out / LOCK).unlink(missing_ok=True)
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:

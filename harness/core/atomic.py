@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from supernet_bench.core.errors import StorageError, describe_os_error
 
 
 def _umask() -> int:
@@ -36,8 +37,13 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     unreadable to the rest of a group; the mode is reset to 0666 & ~umask before the file is published.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise StorageError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # read-only, full, or a file where a folder is expected
+        raise StorageError(f"cannot write {path}: {describe_os_error(e)}") from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())
     finally:
@@ -47,10 +53,19 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # the earlier file at `path`, if any, is untouched
+        _discard(tmp)
+        raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
