@@ -18,6 +18,19 @@ import click
 from supernet_bench.core.errors import BenchError
 
 
+def strict_json(value):
+    """``value`` with every non-finite float (and numpy scalar) made JSON-safe: NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _fmt(x: float) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
@@ -109,16 +122,26 @@ def list_(what: str, verbose: bool) -> None:
     """List registered methods, spaces, profiles, metrics, data sets or policies."""
     if what == "methods":
         from supernet_bench.methods import METHODS, method_names
+        from supernet_bench.methods.policies import POLICIES
+
+        def summary(cls) -> str:
+            return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "(no description)"
 
         for name in method_names():
-            if verbose and "+" not in name:
+            if not verbose:
+                click.echo(name)
+                continue
+            base, *policies = name.split("+")
+            if not policies:
                 cls = METHODS.get(name)
-                doc = (cls.__doc__ or "").strip().splitlines()[0]
-                click.echo(f"{name}: {doc}")
+                click.echo(f"{name}: {summary(cls)}")
                 for k, v in cls.default_params().items():
                     click.echo(f"    {k} = {v!r}")
-            else:
-                click.echo(name)
+            else:  # a composition: the base method's description plus each policy's
+                noun = "policies" if len(policies) > 1 else "policy"
+                click.echo(f"{name}: {base} with the {' and '.join(policies)} training {noun}")
+                for p in policies:
+                    click.echo(f"    {p}: {summary(POLICIES.get(p))}")
     elif what == "policies":
         from supernet_bench.methods.policies import POLICIES
 
@@ -140,7 +163,10 @@ def list_(what: str, verbose: bool) -> None:
         from supernet_bench.metrics import METRICS
 
         for name, m in METRICS.items():
-            arrow = "higher is better" if m.higher_is_better else "lower is better"
+            if m.ideal is not None:  # a fair point, not an extreme: CB 0.5, rho_CC 0, RD 0
+                arrow = f"best at {m.ideal:g}, closer is better"
+            else:
+                arrow = "higher is better" if m.higher_is_better else "lower is better"
             click.echo(f"{name} ({arrow}): {m.description}" if verbose else name)
     elif what == "datasets":
         from supernet_bench.data import DATASETS
@@ -161,8 +187,8 @@ def score(table: Path, space: str, gt: str, data_dir, as_json: bool) -> None:
     from supernet_bench.scoring import score_table
 
     result = score_table(table, space, gt, resolve_data_dir(data_dir))
-    if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True, default=lambda v: None))
+    if as_json:  # strict JSON: an undefined metric (NaN) is null, never a bare NaN
+        click.echo(json.dumps(strict_json(result), indent=2, sort_keys=True, allow_nan=False))
     else:
         for k, v in result.items():
             click.echo(f"{k}: {_fmt(v) if isinstance(v, float) else v}")
@@ -265,8 +291,10 @@ def suite(
         click.echo(f"{len(busy)} run(s) were being written by another process; rerun the suite to confirm them")
     if failed:
         retry = sum(o.retry for o in failed)
-        hint = "rerun the suite to retry them" if retry == len(failed) else (
-            f"{retry} may succeed when the suite is rerun; the others need the fix their line names"
+        hint = (
+            "rerun the suite to retry them"
+            if retry == len(failed)
+            else (f"{retry} may succeed when the suite is rerun; the others need the fix their line names")
         )
         raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; {hint}")
 

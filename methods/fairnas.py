@@ -9,7 +9,9 @@ from supernet_bench.methods.single_path import SPOS
 
 @register_method("fairnas")
 class FairNAS(SPOS):
-    """lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code (specs §11).
+    """FairNAS strict fairness: every op of every slot trained once per step (one step = one pass per op).
+
+    lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code (specs §11).
     grad_clip=0 (off) follows the DYNAS FairNAS code."""
 
     sampler = "fair"

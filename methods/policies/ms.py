@@ -15,7 +15,9 @@ from supernet_bench.spaces.base import OpMask, SearchSpace
 
 @register_policy("ms")
 class MomentumSeparation(Policy):
-    """slot: -1 = random (cell spaces) or the first slot (sequential spaces); else a slot index."""
+    """Momentum separation: one optimizer momentum per op of a chosen slot (CaLR+MS).
+
+    slot: -1 = random (cell spaces) or the first slot (sequential spaces); else a slot index."""
 
     name = "ms"
 
