@@ -330,6 +330,8 @@ def report(root: Path, out: Path, data_dir, title) -> None:
     """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT."""
     from supernet_bench.report import build_report
 
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file; the report needs a folder")
     result = build_report(root, out, data_dir=data_dir, title=title)
     click.echo(f"report: {out / 'index.html'} and {out / 'leaderboard.md'}")
     n_fig, n_tab = len(result.figures), len(result.tables)

@@ -77,6 +77,8 @@ class RunStore:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             found = re.search(r"GLOBAL (\S+)", str(e))
+            if found is None and "weights only" not in str(e).lower():  # not a torch file at all
+                raise BenchError(f"cannot read resume state {path}: {str(e).strip()[:200]}") from None
             what = f"it names {found.group(1)}" if found else "it holds objects other than tensors and plain values"
             raise BenchError(
                 f"refusing resume state {path}: {what}, which could run code; delete it to restart the run"
