@@ -149,10 +149,10 @@ def protocol_differences(baseline: dict[str, dict[str, Any]], fresh: dict[str, d
 
 def read_baseline(path: str | Path) -> Baseline:
     path = Path(path)
-    if not path.is_file():
-        raise BenchError(f"baseline {path} does not exist (create one with regress --write-baseline)")
     if path.is_dir():
         raise BenchError(f"baseline {path} is a folder, not a parquet file")
+    if not path.is_file():
+        raise BenchError(f"baseline {path} does not exist (create one with regress --write-baseline)")
     table = read_table(path, BASELINE_SCHEMA)  # one clear error for unreadable files / missing columns
     meta = {
         k.decode()[len(_META) :]: v.decode()

@@ -77,11 +77,13 @@ class RunStore:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             found = re.search(r"GLOBAL (\S+)", str(e))
-            if found is None and "weights only" not in str(e).lower():  # not a torch file at all
-                raise BenchError(f"cannot read resume state {path}: {str(e).strip()[:200]}") from None
-            what = f"it names {found.group(1)}" if found else "it holds objects other than tensors and plain values"
+            if found is None:  # damaged, or not a torch file at all
+                detail = [line for line in str(e).splitlines() if line.strip() and "weights" not in line.lower()]
+                why = detail[0].strip() if detail else "not a torch file"
+                raise BenchError(f"cannot read resume state {path}: {why[:200]}") from None
             raise BenchError(
-                f"refusing resume state {path}: {what}, which could run code; delete it to restart the run"
+                f"refusing resume state {path}: it names {found.group(1)}, which could run code; "
+                "delete it to restart the run"
             ) from None
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

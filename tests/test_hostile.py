@@ -425,8 +425,14 @@ def c_run_from_missing_manifest(tmp, mp):
     return Case(["run", "--from-manifest", str(tmp / "x" / "manifest.json")], 2, r"no manifest.json")
 
 
-def c_run_bad_override(tmp, mp):
-    return Case(["run", "--method", "spos", "--set", "run.nosuchkey=1", "--out", str(tmp / "o")], 2, r"nosuchkey")
+def c_run_override_without_value(tmp, mp):
+    return Case(
+        ["run", "--method", "spos", "--set", "run.budget_epochs", "--out", str(tmp / "o")], 2, r"section.key=value"
+    )
+
+
+def c_run_override_unknown_section(tmp, mp):
+    return Case(["run", "--method", "spos", "--set", "nosection.k=1", "--out", str(tmp / "o")], 2, r"unknown section")
 
 
 def c_demo_empty_methods(tmp, mp):
