@@ -318,6 +318,11 @@ def run_suite(
 
     own = executor is None
     if own:
+        # a stop terminates the workers (stop_pool); the pool's queue semaphores are then reclaimed by
+        # multiprocessing's resource tracker, which would warn about them on stderr after the stop line
+        quiet = "ignore:resource_tracker:UserWarning"
+        if quiet not in sys.warnoptions:
+            sys.warnoptions.append(quiet)
         executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -352,17 +357,23 @@ def stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     a rerun resumes it. ``shutdown(wait=True)`` instead would let every worker finish its run, and the
     pool's pre-queued tasks would start one more each.
     """
+    import threading
+
     processes = list((getattr(executor, "_processes", None) or {}).values())
     for p in processes:
         if p.is_alive():
             p.terminate()
-    executor.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + grace_s
     for p in processes:
         p.join(timeout=max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
             p.join(timeout=1.0)
+    # with the workers gone the pool winds down at once and releases its queues' semaphores; bounded
+    # all the same, so that nothing here can keep the process from exiting
+    closer = threading.Thread(target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
+    closer.start()
+    closer.join(timeout=grace_s)
 
 
 def die_with_parent(parent: int) -> None:
