@@ -13,6 +13,7 @@ import random
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,15 @@ def _mark_diverged(store: RunStore, manifest: dict[str, Any], passes: int, loss:
     raise Diverged(f"run {store.root} {failure}; marked failed in its manifest")
 
 
+def checkpoint_line(cp: int, n_checkpoints: int, passes: int, total: int, wall_s: float) -> str:
+    """One progress line per checkpoint (plain text: logs and pipes show it as it comes), with an ETA from
+    the wall time per pass so far."""
+    eta = wall_s / passes * max(0, total - passes) if passes else float("nan")
+    return f"checkpoint {cp + 1}/{n_checkpoints}: {passes}/{total} passes, {wall_s:.0f}s" + (
+        f", ETA ~{eta:.0f}s" if eta == eta and passes < total else ""
+    )
+
+
 def failed_reason(manifest: dict[str, Any] | None) -> str | None:
     """Why a run's manifest says it failed (``diverged at pass N ...``), or None for any other status."""
     if not manifest or manifest.get("status") != "failed":
@@ -173,6 +183,7 @@ def run(
     data_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory."""
     out = Path(out)
@@ -188,7 +199,7 @@ def run(
             if reason is not None:
                 raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
             try:
-                return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
+                return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress, log)
             finally:  # a finished or failed run needs no lock file; an interrupted one keeps it
                 lock.remove = store.is_complete() or failed_reason(store.manifest()) is not None
     finally:
@@ -206,7 +217,14 @@ def _remove_if_empty(out: Path) -> None:
         pass
 
 
-def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:
+def _run_locked(
+    config: RunConfig,
+    store: RunStore,
+    data_dir: Path,
+    resume: bool,
+    progress: bool,
+    log: Callable[[str], None] | None = None,
+) -> Path:
     torch.set_num_threads(int(config.run.get("threads", 2)))
     keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
     space = get_space(config.space)
@@ -385,6 +403,8 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
                 "predictions": prediction_rows,
             }
         )
+        if log is not None:
+            log(checkpoint_line(cp, len(budget.checkpoint_passes), passes, budget.total_passes, train_wall + eval_wall))
     bar.close()
     manifest["status"] = "complete"
     manifest["method"]["decisions"] = method.decisions()

@@ -244,7 +244,14 @@ def _final_kt(store: RunStore) -> float:
     return float(table.loc[table["checkpoint"].idxmax(), KT])
 
 
-def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunOutcome:
+def _log_line(label: str) -> Callable[[str], None]:
+    def log(line: str) -> None:
+        print(f"  {label}: {line}", flush=True)
+
+    return log
+
+
+def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: bool = True) -> RunOutcome:
     """Run (or skip, or resume) one task; never raises for a failure of the run itself."""
     from supernet_bench import protocol
 
@@ -270,7 +277,8 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunO
                     task.label, FAILED, error=f"complete but corrupt: {e}; move the folder away", retry=False
                 )
         status = RESUMED if store.has_state() else RAN
-        protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress)
+        log = _log_line(task.label) if lines else None  # per-checkpoint lines, from pool workers too
+        protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress, log=log)
         return RunOutcome(task.label, status, time.perf_counter() - start, _final_kt(store))
     except RunLocked:
         return RunOutcome(task.label, BUSY, time.perf_counter() - start, error="being written by another process")
