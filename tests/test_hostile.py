@@ -840,3 +840,19 @@ def test_stop_by_signal(name, tmp_path, data_dir):
     assert states, "no resumable state left"
     for s in states:
         assert manifest_status(s.parent) == "running"
+
+
+# ------------------------------------------------------------------------------------------------------
+# results files get the user's umask, not mkstemp's 0600
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_atomic_writes_honour_the_umask(mask, tmp_path):
+    from supernet_bench.core.atomic import atomic_write_text
+
+    old = os.umask(mask)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~mask
