@@ -16,6 +16,7 @@ Frames and their rows:
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import math
@@ -188,7 +189,8 @@ class RunSet:
     metrics: pd.DataFrame  # METRICS_SCHEMA columns + run_path, wall_s, kt_auc
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)  # run_path -> manifest.json
     incomplete: list[str] = field(default_factory=list)  # run paths whose manifest is not complete
-    notes: list[str] = field(default_factory=list)  # runs that were pooled although their configs differ
+    notes: list[str] = field(default_factory=list)  # pooled configs, and every problem below
+    problems: list[str] = field(default_factory=list)  # runs left out: malformed, failed (diverged), duplicates
 
     def final_predictions(self) -> pd.DataFrame:
         """predictions.parquet rows of every run at its last checkpoint (PREDICTIONS_SCHEMA + run_path)."""
@@ -211,29 +213,96 @@ def find_run_dirs(root: str | Path) -> list[Path]:
     return sorted(p.parent for p in root.rglob("manifest.json"))
 
 
+def run_identity(manifest: dict[str, Any], keys: tuple = ()) -> str:
+    """One run's identity: its resolved config (method, space, dataset, profile, seed and every table)
+    and the run's ``keys`` as its metrics name them.
+
+    Two folders with one identity are the same experiment reached twice (or a copied folder), never two
+    seeds. Computed from the manifest's ``config``, so manifests of every version have one.
+    """
+    config = manifest.get("config", {})
+    return hashlib.sha256(json.dumps([config, list(keys)], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _predictions_digest(predictions: pd.DataFrame) -> str:
+    """What a run predicted (arch, checkpoint, score): two seeds never agree on every score."""
+    cols = predictions[["checkpoint", "arch", "score"]].sort_values(["checkpoint", "arch"], kind="stable")
+    return hashlib.sha256(cols.to_csv(index=False).encode()).hexdigest()
+
+
+def _read_run(store: RunStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The metrics and predictions of one complete run, checked enough to aggregate (BenchError if not)."""
+    metrics = store.read_metrics().to_pandas()
+    predictions = store.read_predictions().to_pandas()
+    if metrics.empty:
+        raise BenchError(f"{store.root / 'metrics.parquet'} has no rows")
+    for column in ("checkpoint", "budget_fraction"):
+        if metrics[column].isna().any():
+            raise BenchError(f"{store.root / 'metrics.parquet'}: column {column} has missing values")
+    for _, rows in metrics.groupby("gt_column", sort=False):
+        fractions = rows.sort_values("checkpoint")["budget_fraction"].to_numpy(dtype=np.float64)
+        if np.any(np.diff(fractions) <= 0):
+            raise BenchError(
+                f"{store.root}: checkpoint budget fractions {fractions.tolist()} are not strictly increasing"
+            )
+    return metrics, predictions
+
+
 def load_runs(root: str | Path) -> RunSet:
-    """Read every complete run under ``root``; incomplete ones are listed, not read."""
+    """Read every complete run under ``root``; incomplete ones are listed, not read.
+
+    A run that cannot be aggregated is left out and named in ``problems`` (and ``notes``), never fatal
+    for the root: a malformed one (unreadable manifest or parquet, broken checkpoints), a failed one
+    (diverged), and a duplicate (same identity as, or identical predictions to, an earlier seed of the same
+    method), which would otherwise count as another seed and narrow the interval.
+    """
     root = Path(root)
     if not root.is_dir():
         raise BenchError(f"results root {root} is not a folder")
-    frames, manifests, incomplete = [], {}, []
+    frames, manifests, incomplete, problems = [], {}, [], []
+    identities: dict[str, str] = {}
+    digests: dict[tuple, str] = {}
     for run_dir in find_run_dirs(root):
         rel = run_dir.relative_to(root).as_posix() or "."
         store = RunStore(run_dir)
-        manifest = store.manifest()
-        if not manifest or manifest.get("status") != "complete":
-            incomplete.append(rel)
+        try:
+            manifest = store.manifest()
+            if not isinstance(manifest, dict):
+                raise BenchError(f"{run_dir / 'manifest.json'} is not a JSON object")
+            status = manifest.get("status")
+            if status == "failed":
+                problems.append(f"{rel} failed: {manifest.get('failure') or 'no reason recorded'} (not ranked)")
+                continue
+            if status != "complete":
+                incomplete.append(rel)
+                continue
+            table, predictions = _read_run(store)
+        except BenchError as e:
+            problems.append(f"{rel} skipped, malformed: {e}")
             continue
-        table = store.read_metrics().to_pandas()
+        first = table.iloc[0]
+        cell = tuple(str(first[k]) for k in ("method", "space", "dataset", "profile"))
+        identity = run_identity(manifest, (*cell, int(first["seed"])))
+        digest = (cell, _predictions_digest(predictions))
+        if identity in identities or digest in digests:
+            same = identities.get(identity) or digests[digest]
+            why = "the same config and seed" if identity in identities else "identical predictions"
+            problems.append(f"{rel} skipped: a duplicate of {same} ({why}), not another seed")
+            continue
+        identities[identity] = rel
+        digests[digest] = rel
         table[RUN_PATH] = rel
         frames.append(table)
         manifests[rel] = manifest
     if not frames:
         hint = f" ({len(incomplete)} incomplete)" if incomplete else ""
+        hint += f" ({len(problems)} left out: {problems[0]})" if problems else ""
         raise BenchError(f"no complete runs under {root}{hint}")
     metrics = add_derived(pd.concat(frames, ignore_index=True))
-    notes = config_notes(metrics, manifests)
-    return RunSet(root=root, metrics=metrics, manifests=manifests, incomplete=incomplete, notes=notes)
+    notes = [*config_notes(metrics, manifests), *problems]
+    return RunSet(
+        root=root, metrics=metrics, manifests=manifests, incomplete=incomplete, notes=notes, problems=problems
+    )
 
 
 PROTOCOL_SECTIONS = ("run", "data", "supernet", "eval")  # config tables every method of a group must share

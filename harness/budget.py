@@ -1,6 +1,9 @@
 """The training budget in subnet passes (one forward+backward of one subnet on one batch).
 
-Every method gets the same number of passes; checkpoints sit at fixed budget fractions.
+Every method gets the same number of passes; checkpoints sit at fixed budget fractions. A method's step
+is indivisible: the protocol trains whole steps until a checkpoint's pass count is reached, so a method
+whose step costs k passes (FairNAS: one per op) stops at most k - 1 passes past it, and the passes
+actually spent are recorded with every checkpoint's metrics.
 """
 
 from __future__ import annotations

@@ -21,6 +21,19 @@ from supernet_bench.core.errors import BenchError
 from supernet_bench.core.plugins import PluginWarning
 
 
+def strict_json(value):
+    """``value`` with every non-finite float (and numpy scalar) made JSON-safe: NaN/inf -> None."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _fmt(x: float) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
 
@@ -82,6 +95,7 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
         out = (
             Path("runs") / f"{config.profile}_{space.replace(':', '-')}_{config.dataset}_{config.method}_s{config.seed}"
         )
+    _on_stop(f"the run keeps its last checkpoint; continue it with the same command plus --resume (--out {out})")
     root = run_protocol(config, out, data_dir=data_dir, resume=resume, progress=not quiet)
     table = RunStore(root).read_metrics().to_pandas()
     click.echo(f"run directory: {root}")
@@ -119,16 +133,26 @@ def list_(what: str, verbose: bool) -> None:
     """List registered methods, spaces, profiles, metrics, data sets or policies."""
     if what == "methods":
         from supernet_bench.methods import METHODS, method_names
+        from supernet_bench.methods.policies import POLICIES
+
+        def summary(cls) -> str:
+            return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else "(no description)"
 
         for name in method_names():
-            if verbose and "+" not in name:
+            if not verbose:
+                click.echo(name)
+                continue
+            base, *policies = name.split("+")
+            if not policies:
                 cls = METHODS.get(name)
-                doc = (cls.__doc__ or "").strip().splitlines()[0]
-                click.echo(f"{name}: {doc}")
+                click.echo(f"{name}: {summary(cls)}")
                 for k, v in cls.default_params().items():
                     click.echo(f"    {k} = {v!r}")
-            else:
-                click.echo(name)
+            else:  # a composition: the base method's description plus each policy's
+                noun = "policies" if len(policies) > 1 else "policy"
+                click.echo(f"{name}: {base} with the {' and '.join(policies)} training {noun}")
+                for p in policies:
+                    click.echo(f"    {p}: {summary(POLICIES.get(p))}")
     elif what == "policies":
         from supernet_bench.methods.policies import POLICIES
 
@@ -150,7 +174,10 @@ def list_(what: str, verbose: bool) -> None:
         from supernet_bench.metrics import METRICS
 
         for name, m in METRICS.items():
-            arrow = "higher is better" if m.higher_is_better else "lower is better"
+            if m.ideal is not None:  # a fair point, not an extreme: CB 0.5, rho_CC 0, RD 0
+                arrow = f"best at {m.ideal:g}, closer is better"
+            else:
+                arrow = "higher is better" if m.higher_is_better else "lower is better"
             click.echo(f"{name} ({arrow}): {m.description}" if verbose else name)
     elif what == "datasets":
         from supernet_bench.data import DATASETS
@@ -171,8 +198,8 @@ def score(table: Path, space: str, gt: str, data_dir, as_json: bool) -> None:
     from supernet_bench.scoring import score_table
 
     result = score_table(table, space, gt, resolve_data_dir(data_dir))
-    if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True, default=lambda v: None))
+    if as_json:  # strict JSON: an undefined metric (NaN) is null, never a bare NaN
+        click.echo(json.dumps(strict_json(result), indent=2, sort_keys=True, allow_nan=False))
     else:
         for k, v in result.items():
             click.echo(f"{k}: {_fmt(v) if isinstance(v, float) else v}")
@@ -248,9 +275,9 @@ def suite(
             click.echo(f"  {task.label}")
         return
 
-    def progress(done: int, total: int, o) -> None:
-        kt = "" if o.kendall_tau != o.kendall_tau else f" final KT {o.kendall_tau:.4f}"
-        click.echo(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{' ' + o.error if o.error else ''}")
+    from supernet_bench.suite import Progress
+
+    progress = Progress(len(tasks), workers if engine == "local" else 1, click.echo, kt_digits=4)
 
     options = ExecutorOptions(
         root=Path(root),
@@ -260,6 +287,8 @@ def suite(
         slurm_partition=slurm_partition,
         time_limit_min=time_limit,
     )
+    again = f"supernet-bench suite {suite_file}" + (f" --out {out}" if out is not None else "")
+    _on_stop(f"no new run was started; resume with: {again} (complete runs are skipped, interrupted ones resumed)")
     with make_executor(engine, options) as executor:
         outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, executor=executor, on_outcome=progress)
     click.echo(markdown_table(pd.DataFrame(outcome_rows(outcomes))))
@@ -272,7 +301,13 @@ def suite(
     if busy:
         click.echo(f"{len(busy)} run(s) were being written by another process; rerun the suite to confirm them")
     if failed:
-        raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; rerun the suite to retry them")
+        retry = sum(o.retry for o in failed)
+        hint = (
+            "rerun the suite to retry them"
+            if retry == len(failed)
+            else (f"{retry} may succeed when the suite is rerun; the others need the fix their line names")
+        )
+        raise CheckFailed(f"{len(failed)} of {len(outcomes)} run(s) failed; {hint}")
 
 
 @cli.command(name="leaderboard")
@@ -306,6 +341,8 @@ def report(root: Path, out: Path, data_dir, title) -> None:
     """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT."""
     from supernet_bench.report import build_report
 
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {out} is a file; the report needs a folder")
     result = build_report(root, out, data_dir=data_dir, title=title)
     click.echo(f"report: {out / 'index.html'} and {out / 'leaderboard.md'}")
     n_fig, n_tab = len(result.figures), len(result.tables)
@@ -350,7 +387,7 @@ def regress(root: Path, against, write_baseline, tolerance, score_tolerance, all
     for line in result.lines():
         click.echo(line)
     if result.failed(allow_missing):
-        problems = len(result.regressions) + len(result.mismatched) + (0 if allow_missing else len(result.missing))
+        problems = result.problem_count(allow_missing)
         raise CheckFailed(f"{problems} problem(s) against {against} ({result.describe_tolerances()})")
     tols = result.describe_tolerances()
     click.echo(f"ok: {result.checked} cell(s) checked against {against} ({tols}): no regression")
@@ -403,14 +440,14 @@ def data_check(data_dir, as_json: bool) -> None:
 
 
 # --- demo: the whole pipeline on the harness's own tiny benchmark (harness/demo_benchmark.py) ------------
-#   supernet-bench demo --out runs/demo
+#   supernet-bench demo --out demo-output
 #   supernet-bench demo build-gt --out harness/demo/nb201-demo-shapes.csv
 
 
 @cli.group(invoke_without_command=True)
 @click.option(
     "--out",
-    default=Path("runs/demo"),
+    default=Path("demo-output"),  # runs go to <out>/runs/demo/..., the report to <out>/report
     show_default=True,
     type=click.Path(path_type=Path),
     help="Folder for the runs (runs/) and the report (report/).",
@@ -432,6 +469,7 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     names = tuple(canonical_name(m.strip()) for m in methods.split(",") if m.strip())
     if not names:
         raise BenchError("--methods is empty")
+    _on_stop(f"no new run was started; resume with the same command (--out {out}): finished runs are kept")
     result = run_demo(out, names, tuple(overrides), log=click.echo)
     click.echo(f"runs (parquet): {result['runs']}")
     click.echo(f"leaderboard: {result['leaderboard']}")
@@ -479,21 +517,36 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
 
 
+_RESUME_HINT = ["nothing more to resume"]  # set by each long command: how to continue after a stop
+
+
+def _on_stop(hint: str) -> None:
+    _RESUME_HINT[0] = hint
+
+
 def _main(argv: list[str] | None) -> int:
+    from supernet_bench import stopping
+
+    previous = stopping.install()
+    _RESUME_HINT[0] = "nothing more to resume"
     try:
         cli.main(args=argv, prog_name="supernet-bench", standalone_mode=False)
     except BenchError as e:
         click.echo(f"error: {e}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except OSError as e:  # a folder or file the harness could not create, write or read
+        from supernet_bench.core.errors import describe_os_error
+
+        click.echo(f"error: {describe_os_error(e)}", err=True)
+        return 2
+    except (click.exceptions.Abort, KeyboardInterrupt):  # SIGINT / SIGTERM (harness/stopping.py)
+        click.echo(f"stopped by {stopping.signal_name()}; {_RESUME_HINT[0]}", err=True)
+        return stopping.exit_code()
     except click.ClickException as e:
         e.show()
         return e.exit_code
-    except KeyboardInterrupt:
-        click.echo("interrupted; rerun with --resume to continue", err=True)
-        return 130
+    finally:
+        stopping.restore(previous)
     return 0
 
 

@@ -172,7 +172,7 @@ def run_demo(
     ceiling, the suite outcomes and the wall time.
     """
     from supernet_bench.report import build_report
-    from supernet_bench.suite import FAILED, Suite, plan, run_suite
+    from supernet_bench.suite import FAILED, Progress, Suite, plan, run_suite
 
     start = time.perf_counter()
     out = Path(out)
@@ -190,10 +190,7 @@ def run_demo(
     tasks = plan(suite, out / "runs")
     log(f"demo: {len(tasks)} run(s) of {SPACE} on {DATASET} under profile {PROFILE} -> {out / 'runs'}")
 
-    def progress(done: int, total: int, o) -> None:
-        kt = "" if o.kendall_tau != o.kendall_tau else f" final KT {o.kendall_tau:.3f}"
-        log(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{' ' + o.error if o.error else ''}")
-
+    progress = Progress(len(tasks), 1, log, kt_digits=3)
     outcomes = run_suite(tasks, data_dir=data_dir, workers=1, on_outcome=progress)
     report_dir = out / "report"
     report = build_report(out / "runs", report_dir, data_dir=data_dir, title="supernet-bench demo")

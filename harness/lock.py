@@ -17,6 +17,7 @@ class DirLock:
     def __init__(self, directory: str | Path):
         self.path = Path(directory) / ".lock"
         self.fd: int | None = None
+        self.remove = False  # set by the holder: unlink the lock file on release (a finished run needs none)
 
     def __enter__(self) -> DirLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,6 +32,11 @@ class DirLock:
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
+            if self.remove:  # unlinked while still held, so no other process can take the old file meanwhile
+                try:
+                    self.path.unlink()
+                except OSError:
+                    pass
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None

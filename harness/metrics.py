@@ -317,7 +317,12 @@ def spearman_pred_top(
 
 @register_metric("top1_gt", higher_is_better=True)
 def top1_gt(*, pred: np.ndarray, target: np.ndarray, complexity: np.ndarray | None = None) -> float:
-    """Ground truth of the best-predicted architecture; tied predictions: the first index (DYNAS/GM top-1)."""
+    """Ground truth of the best-predicted architecture; tied predictions: the first index (DYNAS/GM top-1).
+
+    NaN when every prediction ties: there is no best-predicted architecture, and the first index would
+    report the sample order's first ground truth as if a supernet (a diverged one, say) had picked it."""
+    if pred.size and np.all(pred == pred[0]):
+        return NAN
     return target[_order_desc(pred)[0]]
 
 

@@ -14,6 +14,7 @@ import random
 import resource
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from supernet_bench.archsample import sample_digest, select_archs
 from supernet_bench.budget import Budget
 from supernet_bench.config import RunConfig, config_diff, flat_keys
 from supernet_bench.core.errors import BenchError
+from supernet_bench.divergence import Diverged, is_bad, watch_losses, worst_loss
 from supernet_bench.evaluation import score_architectures
 from supernet_bench.lock import DirLock
 from supernet_bench.methods import check_supported, create_method
@@ -33,7 +35,7 @@ from supernet_bench.methods.base import TrainContext
 from supernet_bench.metrics import compute_bundle
 from supernet_bench.schema import Manifest
 from supernet_bench.spaces import get_space
-from supernet_bench.store import RunStore
+from supernet_bench.store import LOCK, RunStore
 from tqdm.auto import tqdm
 
 PACKAGE_VERSION = "0.1.0"
@@ -150,12 +152,39 @@ def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
+def _mark_diverged(store: RunStore, manifest: dict[str, Any], passes: int, loss: float) -> None:
+    """Record the divergence in the manifest (status failed), drop the resume state, raise Diverged."""
+    failure = f"diverged at pass {passes} (training loss {loss:.3g})"
+    manifest["status"] = "failed"
+    manifest["failure"] = failure
+    store.write_manifest(manifest)
+    store.clear_state()  # resuming would replay the same divergence
+    raise Diverged(f"run {store.root} {failure}; marked failed in its manifest")
+
+
+def checkpoint_line(cp: int, n_checkpoints: int, passes: int, total: int, wall_s: float) -> str:
+    """One progress line per checkpoint (plain text: logs and pipes show it as it comes), with an ETA from
+    the wall time per pass so far."""
+    eta = wall_s / passes * max(0, total - passes) if passes else float("nan")
+    return f"checkpoint {cp + 1}/{n_checkpoints}: {passes}/{total} passes, {wall_s:.0f}s" + (
+        f", ETA ~{eta:.0f}s" if eta == eta and passes < total else ""
+    )
+
+
+def failed_reason(manifest: dict[str, Any] | None) -> str | None:
+    """Why a run's manifest says it failed (``diverged at pass N ...``), or None for any other status."""
+    if not manifest or manifest.get("status") != "failed":
+        return None
+    return str(manifest.get("failure") or "failed")
+
+
 def run(
     config: RunConfig,
     out: str | Path,
     data_dir: str | Path | None = None,
     resume: bool = False,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory.
 
@@ -163,16 +192,38 @@ def run(
     """
     out = Path(out)
     store = RunStore(out)
+    created = not out.exists()
     store.prepare(resume)
     if (recorded := store.manifest()) is not None:
         check_same_config(store.root, recorded, config)  # refuse before the lock touches the folder
-    with DirLock(out):
-        previous = store.manifest()
-        if previous is not None:
-            check_same_config(store.root, previous, config)
-        if previous is not None and previous.get("status") == "complete":
-            return out
-        return _run_locked(config, store, D.resolve_data_dir(data_dir), previous, progress)
+    try:
+        with DirLock(out) as lock:
+            previous = store.manifest()
+            if previous is not None:
+                check_same_config(store.root, previous, config)
+            if previous is not None and previous.get("status") == "complete":
+                lock.remove = True
+                return out
+            reason = failed_reason(previous)
+            if reason is not None:
+                raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
+            try:
+                return _run_locked(config, store, D.resolve_data_dir(data_dir), previous, progress, log)
+            finally:  # a finished or failed run needs no lock file; an interrupted one keeps it
+                lock.remove = store.is_complete() or failed_reason(store.manifest()) is not None
+    finally:
+        if created:
+            _remove_if_empty(out)
+
+
+def _remove_if_empty(out: Path) -> None:
+    """Remove a run folder this call created when nothing but its lock file ended up in it (no data...)."""
+    try:
+        if out.is_dir() and all(p.name == LOCK for p in out.iterdir()):
+            (out / LOCK).unlink(missing_ok=True)
+            out.rmdir()
+    except OSError:
+        pass
 
 
 def check_same_config(root: Path, previous: dict[str, Any], config: RunConfig) -> None:
@@ -378,7 +429,12 @@ def _restore(store: RunStore, method, stream, rng, run_id: str) -> Progress:
 
 
 def _run_locked(
-    config: RunConfig, store: RunStore, data_dir: Path, previous: dict[str, Any] | None, progress: bool
+    config: RunConfig,
+    store: RunStore,
+    data_dir: Path,
+    previous: dict[str, Any] | None,
+    progress: bool,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     torch.set_num_threads(config.run.threads)
     keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
@@ -410,13 +466,15 @@ def _run_locked(
     manifest = build_manifest(config, setup, inputs, method)
     done = _restore(store, method, stream, rng, manifest.run_id) if previous and store.has_state() else Progress()
     store.write_manifest(manifest.to_dict())
-    _train_and_score(config, setup, method, stream, rng, store, manifest, done, progress)
+    _train_and_score(config, setup, method, stream, rng, store, manifest, done, progress, log)
     store.write_manifest(manifest.completed(method.decisions(), done.train_wall_s, done.eval_wall_s).to_dict())
     store.clear_state()
     return store.root
 
 
-def _train_and_score(config, setup, method, stream, rng, store, manifest, done: Progress, progress: bool) -> None:
+def _train_and_score(
+    config, setup, method, stream, rng, store, manifest, done: Progress, progress: bool, log=None
+) -> None:
     """Train to each checkpoint's pass count, score the sample, write results and resume state."""
     keys = row_keys(manifest, setup, config)
     budget = setup.budget
@@ -430,11 +488,16 @@ def _train_and_score(config, setup, method, stream, rng, store, manifest, done: 
     for cp in range(done.next_checkpoint, len(budget.checkpoint_passes)):
         t0 = time.perf_counter()
         while done.passes < budget.checkpoint_passes[cp]:
-            spent = method.step()
+            with watch_losses() as losses:
+                spent = method.step()
             if spent <= 0:
                 raise RuntimeError(f"method {method.name} reported {spent} passes for a step")
             done.passes += spent
             bar.update(spent)
+            loss = worst_loss(losses)
+            if is_bad(loss):
+                bar.close()
+                _mark_diverged(store, manifest.to_dict(), done.passes, loss)
         done.train_wall_s += time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -463,4 +526,7 @@ def _train_and_score(config, setup, method, stream, rng, store, manifest, done: 
                 **dataclasses.asdict(done),
             }
         )
+        if log is not None:
+            wall = done.train_wall_s + done.eval_wall_s
+            log(checkpoint_line(cp, len(budget.checkpoint_passes), done.passes, budget.total_passes, wall))
     bar.close()

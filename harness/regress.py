@@ -14,13 +14,26 @@ a baseline written before the split has one tolerance, which then applies to bot
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from supernet_bench.aggregate import CELL_KEYS, GROUP_KEYS, KT, MEAN_SCORE, higher_is_better, load_runs, summarize
+from supernet_bench.aggregate import (
+    CELL_KEYS,
+    GROUP_KEYS,
+    KT,
+    MEAN_SCORE,
+    PROTOCOL_SECTIONS,
+    RUN_PATH,
+    RunSet,
+    higher_is_better,
+    load_runs,
+    summarize,
+)
 from supernet_bench.core.atomic import atomic_write_table
 from supernet_bench.core.errors import BenchError
 from supernet_bench.schema import METRICS_SCHEMA
@@ -78,6 +91,10 @@ def write_baseline(
     """Summarize the complete runs under ``root`` and write them as a baseline parquet; returns its rows."""
     _check_tolerances(tolerance, score_tolerance)
     runs = load_runs(root)
+    if runs.problems:
+        raise BenchError(
+            f"not writing a baseline from {root}: {len(runs.problems)} run(s) left out: {runs.problems[0]}"
+        )
     summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
     rows = baseline_rows(summary)
     recorded = [m.get("versions", {}) for m in runs.manifests.values()]
@@ -90,6 +107,7 @@ def write_baseline(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_sha": ",".join(shas),
         "cpu_capability": ",".join(cpus),
+        "protocol": json.dumps(protocols(runs), sort_keys=True),
     }
     table = pa.Table.from_pandas(rows, schema=BASELINE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({f"{_META}{k}".encode(): v.encode() for k, v in meta.items()})
@@ -97,8 +115,42 @@ def write_baseline(
     return rows
 
 
+def protocols(runs: RunSet) -> dict[str, dict[str, Any]]:
+    """Per group (``space/dataset/profile``) the protocol tables its runs were made under (the first run's;
+    ``config_notes`` already flags a group that mixes several); ``run.threads`` aside."""
+    out: dict[str, dict[str, Any]] = {}
+    keys = runs.metrics[[RUN_PATH, "space", "dataset", "profile"]].drop_duplicates(RUN_PATH)
+    for run_path, space, dataset, profile in keys.itertuples(index=False, name=None):
+        config = runs.manifests.get(run_path, {}).get("config", {})
+        tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
+        tables["run"].pop("threads", None)
+        out.setdefault(f"{space}/{dataset}/{profile}", json.loads(json.dumps(tables, default=str)))
+    return out
+
+
+def protocol_differences(baseline: dict[str, dict[str, Any]], fresh: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per group present in both whose protocol tables differ, naming the differing keys."""
+    lines = []
+    for group in sorted(set(baseline) & set(fresh)):
+        b, f = baseline[group], fresh[group]
+        keys = sorted(
+            f"{section}.{k}"
+            for section in set(b) | set(f)
+            for k in set(b.get(section, {})) | set(f.get(section, {}))
+            if b.get(section, {}).get(k) != f.get(section, {}).get(k)
+        )
+        if keys:
+            lines.append(
+                f"PROTOCOL {group}: the runs and the baseline were made under different protocols "
+                f"({', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}); not the same experiment"
+            )
+    return lines
+
+
 def read_baseline(path: str | Path) -> Baseline:
     path = Path(path)
+    if path.is_dir():
+        raise BenchError(f"baseline {path} is a folder, not a parquet file")
     if not path.is_file():
         raise BenchError(f"baseline {path} does not exist (create one with regress --write-baseline)")
     table = read_table(path, BASELINE_SCHEMA)  # one clear error for unreadable files / missing columns
@@ -132,9 +184,23 @@ class RegressResult:
     mismatched: list[str] = field(default_factory=list)  # same cell, different budget schedule
     new: list[str] = field(default_factory=list)  # fresh cells without a baseline (informational)
     skipped: list[str] = field(default_factory=list)  # baseline cells with no value to compare against
+    problems: list[str] = field(default_factory=list)  # runs left out (malformed, failed, duplicate)
+    protocol: list[str] = field(default_factory=list)  # groups made under another protocol than the baseline
 
     def failed(self, allow_missing: bool = False) -> bool:
-        return bool(self.regressions or self.mismatched or (self.missing and not allow_missing))
+        return bool(
+            self.regressions
+            or self.mismatched
+            or self.problems
+            or self.protocol
+            or self.checked == 0
+            or (self.missing and not allow_missing)
+        )
+
+    def problem_count(self, allow_missing: bool = False) -> int:
+        n = len(self.regressions) + len(self.mismatched) + len(self.problems) + len(self.protocol)
+        n += 0 if allow_missing else len(self.missing)
+        return n + (1 if self.checked == 0 else 0)
 
     def tolerance_for(self, metric: str) -> float:
         return self.score_tolerance if metric == MEAN_SCORE else self.tolerance
@@ -143,7 +209,18 @@ class RegressResult:
         return f"tolerance {self.tolerance:g} KT, {self.score_tolerance:g} accuracy points"
 
     def lines(self) -> list[str]:
-        return [*self.regressions, *self.mismatched, *self.missing, *self.new, *self.skipped]
+        nothing = ["NOTHING CHECKED: no baseline cell matched a complete run here"] if self.checked == 0 else []
+        problems = [f"LEFT OUT {p}" for p in self.problems]
+        return [
+            *self.protocol,
+            *problems,
+            *self.regressions,
+            *self.mismatched,
+            *self.missing,
+            *self.new,
+            *self.skipped,
+            *nothing,
+        ]
 
 
 def _cell_name(row) -> str:
@@ -221,5 +298,16 @@ def regress(
     tol = DEFAULT_TOLERANCE if tol is None else tol
     score_tol = score_tolerance if score_tolerance is not None else baseline.score_tolerance
     metrics = tuple(sorted(baseline.rows["metric"].unique())) or TRACKED
-    summary = summarize(load_runs(root).metrics, columns=metrics, ci_columns=())
-    return compare(baseline.rows, summary, tol, score_tol)
+    runs = load_runs(root)
+    summary = summarize(runs.metrics, columns=metrics, ci_columns=())
+    result = compare(baseline.rows, summary, tol, score_tol)
+    result.problems = list(runs.problems)
+    if "protocol" in baseline.meta:
+        try:
+            recorded = json.loads(baseline.meta["protocol"])
+        except json.JSONDecodeError:
+            raise BenchError(f"baseline {baseline_path}: its recorded protocol is not valid JSON") from None
+        result.protocol = protocol_differences(recorded, protocols(runs))
+    else:
+        result.skipped.append("SKIPPED protocol check: the baseline records no protocol (written by an older version)")
+    return result

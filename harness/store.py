@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +67,27 @@ class RunStore:
         atomic_write(self.root / STATE, lambda tmp: torch.save(state, tmp))
 
     def load_state(self) -> dict[str, Any]:
+        """The resume state, read with ``weights_only=True``: tensors and plain Python types only.
+
+        Result folders are shared and copied between people; a state file that names any other Python
+        object (which unpickling would import and call) is refused, never executed.
+        """
+        path = self.root / STATE
         try:
-            return torch.load(self.root / STATE, map_location="cpu", weights_only=False)
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            found = re.search(r"GLOBAL (\S+)", str(e))
+            if found is None:  # damaged, or not a torch file at all
+                detail = [line for line in str(e).splitlines() if line.strip() and "weights" not in line.lower()]
+                why = detail[0].strip() if detail else "not a torch file"
+                raise BenchError(f"cannot read resume state {path}: {why[:200]}") from None
+            raise BenchError(
+                f"refusing resume state {path}: it names {found.group(1)}, which could run code; "
+                "delete it to restart the run"
+            ) from None
         except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
-            raise BenchError(f"cannot read resume state {self.root / STATE}: {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BenchError(f"cannot read resume state {path}: {first[:200]}") from None
 
     def clear_state(self) -> None:
         path = self.root / STATE

@@ -41,6 +41,7 @@ from supernet_bench.archsample import check_sample_size
 from supernet_bench.config import RunConfig, config_diff, resolve_config
 from supernet_bench.core.errors import BenchError, UnknownNameError
 from supernet_bench.core.registry import Registry
+from supernet_bench.divergence import Diverged
 from supernet_bench.lock import RunLocked
 from supernet_bench.store import RunStore
 
@@ -228,6 +229,7 @@ class RunOutcome:
     kendall_tau: float = math.nan  # final checkpoint, primary GT (NaN when unknown)
     error: str = ""  # one line for failed runs
     details: str = field(default="", repr=False)  # traceback of a failed run
+    retry: bool = True  # False where rerunning the suite cannot help (diverged, corrupt, in the way)
 
 
 def _final_kt(store: RunStore) -> float:
@@ -240,15 +242,26 @@ def _final_kt(store: RunStore) -> float:
     return float(table.loc[table["checkpoint"].idxmax(), KT])
 
 
-def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunOutcome:
+def _log_line(label: str) -> Callable[[str], None]:
+    def log(line: str) -> None:
+        print(f"  {label}: {line}", flush=True)
+
+    return log
+
+
+def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: bool = True) -> RunOutcome:
     """Run (or skip, or resume) one task; never raises for a failure of the run itself."""
     from supernet_bench import protocol
 
     store = RunStore(task.out)
     start = time.perf_counter()
     try:
-        if store.is_complete():
-            recorded = (store.manifest() or {}).get("config")
+        manifest = store.manifest()
+    except BenchError as e:  # a corrupt manifest: rerunning cannot fix it, moving it can
+        return RunOutcome(task.label, FAILED, error=f"{e}; move the folder away to run it again", retry=False)
+    try:
+        if manifest is not None and manifest.get("status") == "complete":
+            recorded = manifest.get("config")
             diffs = config_diff(recorded, task.config) if isinstance(recorded, dict) else ["config (unreadable)"]
             if diffs:
                 return RunOutcome(
@@ -256,13 +269,22 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False) -> RunO
                     FAILED,
                     error=f"a complete run with a different config is in the way ({'; '.join(diffs)}); "
                     "move it or use another --out",
+                    retry=False,
                 )
-            return RunOutcome(task.label, SKIPPED, kendall_tau=_final_kt(store))
+            try:
+                return RunOutcome(task.label, SKIPPED, kendall_tau=_final_kt(store))
+            except BenchError as e:
+                return RunOutcome(
+                    task.label, FAILED, error=f"complete but corrupt: {e}; move the folder away", retry=False
+                )
         status = RESUMED if store.has_state() else RAN
-        protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress)
+        log = _log_line(task.label) if lines else None  # per-checkpoint lines, from pool workers too
+        protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress, log=log)
         return RunOutcome(task.label, status, time.perf_counter() - start, _final_kt(store))
     except RunLocked:
         return RunOutcome(task.label, BUSY, time.perf_counter() - start, error="being written by another process")
+    except Diverged as e:
+        return RunOutcome(task.label, FAILED, time.perf_counter() - start, error=str(e), retry=False)
     except Exception as e:  # noqa: BLE001 - a failed run is reported, the suite goes on
         message = str(e).splitlines()[0] if str(e) else ""
         return RunOutcome(
@@ -305,6 +327,11 @@ def run_suite(
 
     own = executor is None
     if own:
+        # a stop terminates the workers (stop_pool); the pool's queue semaphores are then reclaimed by
+        # multiprocessing's resource tracker, which would warn about them on stderr after the stop line
+        quiet = "ignore:resource_tracker:UserWarning"
+        if quiet not in sys.warnoptions:
+            sys.warnoptions.append(quiet)
         executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
@@ -321,10 +348,41 @@ def run_suite(
             except Exception as e:  # noqa: BLE001 - a worker that died (OOM, killed) fails only its run
                 outcome = RunOutcome(tasks[i].label, FAILED, error=f"worker failed: {type(e).__name__}: {e}")
             finished(i, outcome)
+    except BaseException:  # Ctrl-C / SIGTERM (harness/stopping.py): stop the workers, start nothing new
+        if own:
+            stop_pool(executor)
+            own = False
+        raise
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
     return outcomes  # type: ignore[return-value]
+
+
+def stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Terminate a process pool's workers now (queued runs never start), SIGKILL any left after ``grace_s``.
+
+    A worker killed mid-run loses at most the work since its run's last checkpoint: writes are atomic and
+    a rerun resumes it. ``shutdown(wait=True)`` instead would let every worker finish its run, and the
+    pool's pre-queued tasks would start one more each.
+    """
+    import threading
+
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=1.0)
+    # with the workers gone the pool winds down at once and releases its queues' semaphores; bounded
+    # all the same, so that nothing here can keep the process from exiting
+    closer = threading.Thread(target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
+    closer.start()
+    closer.join(timeout=grace_s)
 
 
 def die_with_parent(parent: int) -> None:
@@ -334,6 +392,9 @@ def die_with_parent(parent: int) -> None:
     collects (and that a rerun then finds half-done under its feet). SIGKILL at any point is safe for a
     run: writes are atomic and `--resume` continues it (tests/harness/test_faults.py).
     """
+    from supernet_bench.stopping import ignore_in_worker
+
+    ignore_in_worker()
     if not sys.platform.startswith("linux"):
         return
     import ctypes
@@ -361,3 +422,41 @@ def outcome_rows(outcomes: list[RunOutcome]) -> list[dict[str, str]]:
         }
         for o in outcomes
     ]
+
+
+class Progress:
+    """``on_outcome`` for run_suite that prints one line per finished run with an ETA (plain lines, so a
+    log file or a pipe shows them as they come; no terminal needed).
+
+    The ETA is the mean wall time of the runs that trained so far times the runs left, over ``parallel``.
+    """
+
+    def __init__(self, total: int, parallel: int, log: Callable[[str], None], kt_digits: int = 4):
+        self.total, self.parallel, self.log, self.kt_digits = total, max(1, parallel), log, kt_digits
+        self.start = time.perf_counter()
+        self.trained: list[float] = []
+
+    def eta(self, done: int) -> str:
+        left = self.total - done
+        if left == 0:
+            return f"done in {time.perf_counter() - self.start:.0f}s"
+        if not self.trained:
+            return f"{left} left"
+        seconds = sum(self.trained) / len(self.trained) * left / min(self.parallel, left)
+        return f"{left} left, ETA ~{_duration(seconds)}"
+
+    def __call__(self, done: int, total: int, o: RunOutcome) -> None:
+        if o.status in (RAN, RESUMED):
+            self.trained.append(o.seconds)
+        kt = "" if math.isnan(o.kendall_tau) else f" final KT {o.kendall_tau:.{self.kt_digits}f}"
+        error = f" {o.error}" if o.error else ""
+        self.log(f"[{done}/{total}] {o.status:<8} {o.label} ({o.seconds:.1f}s){kt}{error} [{self.eta(done)}]")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds}s"
+    if seconds < 5400:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -9,8 +9,10 @@ from supernet_bench.methods.single_path import SPOS
 
 @register_method("fairnas")
 class FairNAS(SPOS):
-    """lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code
-    (docs/methods.md#code-vs-paper). grad_clip=0 (off) follows the DYNAS FairNAS code."""
+    """FairNAS strict fairness: every op of every slot trained once per step (one step = one pass per op).
+
+    lr_schedule="cosine" is the paper's; "constant" reproduces the DYNAS baseline code (docs/methods.md#code-vs-paper).
+    grad_clip=0 (off) follows the DYNAS FairNAS code."""
 
     sampler = "fair"
 

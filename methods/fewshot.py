@@ -37,7 +37,9 @@ INITS = ("inherit", "scratch")
 
 @register_method("fewshot")
 class FewShot(SPOS):
-    """split_slot: the slot index to split on (0 = NB201 edge 1<-0, as both codebases);
+    """Few-Shot NAS: one sub-supernet per op of a split slot (after a one-shot SPOS phase, by default).
+
+    split_slot: the slot index to split on (0 = NB201 edge 1<-0, as both codebases);
     init: "inherit" or "scratch"; oneshot_fraction: budget share of the one-shot phase (inherit only)."""
 
     def __init__(

@@ -13,22 +13,59 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from supernet_bench.core.errors import StorageError, describe_os_error
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc tells it (os.umask sets it to read it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
+    """Write ``path`` through ``write(tmp)``; the file gets the permissions ``open`` would give it.
+
+    ``mkstemp`` creates its file 0600 whatever the umask, so results on a shared filesystem would be
+    unreadable to the rest of a group; the mode is reset to 0666 & ~umask before the file is published.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    if path.is_dir():
+        raise StorageError(f"cannot write {path}: it is a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # read-only, full, or a file where a folder is expected
+        raise StorageError(f"cannot write {path}: {describe_os_error(e)}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # the earlier file at `path`, if any, is untouched
+        _discard(tmp)
+        raise StorageError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

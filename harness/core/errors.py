@@ -18,3 +18,14 @@ class DataError(BenchError):
 
 class UnsupportedError(BenchError):
     """A method (or one of its policies) needs something the chosen space does not offer."""
+
+
+class StorageError(BenchError):
+    """A file or folder could not be written or created (disk full, read-only, a file in the way...)."""
+
+
+def describe_os_error(e: OSError, path: object | None = None) -> str:
+    """``<path>: <reason>`` for an OSError, naming the path the user gave when the error has none."""
+    where = path if path is not None else (e.filename if e.filename is not None else "")
+    reason = e.strerror or type(e).__name__
+    return f"{where}: {reason}" if where != "" else reason

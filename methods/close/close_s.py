@@ -8,7 +8,8 @@ additive rule) and the optimizer restarts (SRT). Stage 2
 is the vanilla per-edge supernet. LR, optimizer and sampling as CLOSE (methods/close/method.py).
 No reference code exists for CLOSE-S; these details are the natural reading of the paper.
 
-Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant of docs/methods.md#interval-splitting with
+Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro): the interval variant
+(docs/methods.md#interval-splitting) with
 every position split at once (methods/close/interval_glow.py). Stage 1: per stage one block shared by all
 positions after the stage's first (stride/channel-change) slot, which keeps its own fixed ops. At the
 switch every position gets its own block (WIT from the shared one; the first position keeps it) + SRT.
@@ -195,7 +196,8 @@ class EdgeCopies:
 
 
 class IntervalCopies:
-    """Sequential spaces (docs/methods.md#interval-splitting, with every position split at once): per stage one block shared by the
+    """Sequential spaces (docs/methods.md#interval-splitting, every position split at once): per stage one
+    block shared by the
     positions after the stage's first slot, then one block per position."""
 
     kind = "interval"

@@ -18,7 +18,8 @@ logits, so a score is deterministic; sampled assignments use their own generator
 (the K-block mixture costs compute, not passes).
 
 Sequential spaces (`space.sequential`, e.g. NAS-Bench-Macro) have no cell DAG: there CLOSE uses the
-interval-splitting variant (docs/methods.md#interval-splitting; methods/close/interval_glow.py) instead of the GATE. Blocks are shared
+interval-splitting variant (docs/methods.md#interval-splitting; methods/close/interval_glow.py) instead of the
+GATE. Blocks are shared
 across block positions of a stage (the stage's first, stride/channel-change slot is unshared); each
 curriculum point splits one interval of positions (`cl_criteria` "pre": the multi-position interval
 with the smallest start, "max": the longest), the new half getting WIT from the old block. The number of
@@ -600,7 +601,8 @@ class GateBlocks:
 
 
 class IntervalBlocks:
-    """Sequential spaces (docs/methods.md#interval-splitting): blocks shared across the positions of an interval of a stage, no GATE; a
+    """Sequential spaces (docs/methods.md#interval-splitting): blocks shared across the positions of an interval
+    of a stage, no GATE; a
     new block takes the upper half of a split interval (WIT from the old block)."""
 
     def __init__(self, method: CLOSE):

@@ -17,7 +17,9 @@ from supernet_bench.spaces.capabilities import is_sequential
 
 @register_policy("ms")
 class MomentumSeparation(Policy):
-    """slot: -1 = random (cell spaces) or the first slot (sequential spaces); else a slot index."""
+    """Momentum separation: one optimizer momentum per op of a chosen slot (CaLR+MS).
+
+    slot: -1 = random (cell spaces) or the first slot (sequential spaces); else a slot index."""
 
     name = "ms"
 

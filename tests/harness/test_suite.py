@@ -40,7 +40,7 @@ class FakeProtocol:
         self.fail, self.interrupt = set(fail), set(interrupt)
         self.calls: list[tuple[str, int, bool, bool]] = []  # (method, seed, resume, had resume state)
 
-    def __call__(self, config, out, data_dir=None, resume=False, progress=True):
+    def __call__(self, config, out, data_dir=None, resume=False, progress=True, log=None):
         store = RunStore(out)
         store.prepare(resume)  # the real rule: a non-empty directory needs resume=True
         had_state = store.has_state()

@@ -1,4 +1,5 @@
-"""CLOSE / CLOSE-S on sequential spaces: interval-split GLOW blocks (methods/close/interval_glow.py, docs/methods.md#interval-splitting)."""
+"""CLOSE / CLOSE-S on sequential spaces: interval-split GLOW blocks (methods/close/interval_glow.py,
+docs/methods.md#interval-splitting)."""
 
 from __future__ import annotations
 
