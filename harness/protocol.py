@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from supernet_bench import data as D
-from supernet_bench.allocator import keep_freed_memory
+from supernet_bench import device as DV
 from supernet_bench.archsample import sample_digest, select_archs
 from supernet_bench.budget import Budget
 from supernet_bench.config import RunConfig
@@ -116,7 +116,8 @@ def git_sha() -> str:
         return "unknown"
 
 
-def versions() -> dict[str, str]:
+def versions(device: torch.device | None = None) -> dict[str, str]:
+    """What the run's numbers depend on besides its config; `device` adds the GPU's (harness/device.py)."""
     import numpy
     import pyarrow
     import scipy
@@ -132,6 +133,7 @@ def versions() -> dict[str, str]:
         "platform": platform.platform(),
         "torch_threads": str(torch.get_num_threads()),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels' ISA: AVX2, AVX512, ...
+        **DV.device_versions(device if device is not None else torch.device("cpu")),
     }
 
 
@@ -140,11 +142,17 @@ def peak_rss_mb() -> float:
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state, "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": DV.cuda_rng_state(),
+        "numpy": rng.bit_generator.state,
+        "python": random.getstate(),
+    }
 
 
 def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
+    DV.set_cuda_rng_state(state.get("cuda"))
     rng.bit_generator.state = state["numpy"]
     random.setstate(state["python"])
 
@@ -157,18 +165,22 @@ def run(
     progress: bool = True,
 ) -> Path:
     """Run (or resume) one (method, space, dataset, seed) under `config`; returns the run directory."""
+    settings = DV.settings_from_run(config.run)  # an unavailable device fails here, before anything is written
     out = Path(out)
     store = RunStore(out)
     store.prepare(resume)
     with DirLock(out):
         if store.is_complete():
             return out
-        return _run_locked(config, store, D.resolve_data_dir(data_dir), resume, progress)
+        return _run_locked(config, settings, store, D.resolve_data_dir(data_dir), resume, progress)
 
 
-def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool, progress: bool) -> Path:
+def _run_locked(
+    config: RunConfig, settings: DV.DeviceSettings, store: RunStore, data_dir: Path, resume: bool, progress: bool
+) -> Path:
     torch.set_num_threads(int(config.run.get("threads", 2)))
-    keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
+    DV.apply(settings)
+    device = settings.device
     space = get_space(config.space)
     source = resolve_gt_source(config.eval.get("gt_source"))
     extra = {} if source is None else {"source": source}  # spaces without a source= keep their call
@@ -187,8 +199,12 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    stream = D.BatchStream(
-        prepared.train, config.run["batch_size"], seed=config.seed, augment=prepared.record["augment"]
+    stream = D.BatchStream(  # on a GPU the uint8 images live there and are augmented there
+        prepared.train.to(device),
+        config.run["batch_size"],
+        seed=config.seed,
+        augment=prepared.record["augment"],
+        memory_format=settings.memory_format,
     )
     ctx = TrainContext(
         space=space,
@@ -200,6 +216,8 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         train_size=len(prepared.train),
         seed=config.seed,
         rng=rng,
+        device=device,
+        memory_format=settings.memory_format,
     )
     method.setup(ctx)
 
@@ -228,7 +246,7 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
             "policies": {p.name: p.get_params() for p in getattr(method, "policies", [])},
             "decisions": method.decisions(),
         },
-        "versions": versions(),
+        "versions": versions(device),
         "timing": {},
     }
 
@@ -247,13 +265,17 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         next_cp, metrics_rows, prediction_rows = state["next_checkpoint"], state["metrics"], state["predictions"]
     store.write_manifest(manifest)
 
-    recal = D.fixed_batches(
+    # drawn on the CPU whatever the device, so every device scores the same images; moved once
+    recal = D.to_device(D.fixed_batches(
         prepared.train,
         int(ev.get("recal_batches", 4)),
         int(ev.get("recal_batch_size", 128)),
         seed=ev.get("sample_seed", 0),
+        memory_format=settings.memory_format,
+    ), device)  # fmt: skip
+    eval_batches = D.to_device(
+        D.eval_batches(prepared.eval, int(ev["batch_size"]), memory_format=settings.memory_format), device
     )
-    eval_batches = list(D.eval_batches(prepared.eval, int(ev["batch_size"])))
     keys = {
         "run_id": run_id,
         "method": method.name,
@@ -273,18 +295,23 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         target = budget.checkpoint_passes[cp]
         t0 = time.perf_counter()
         while passes < target:
-            spent = method.step()
+            with settings.autocast():
+                spent = method.step()
             if spent <= 0:
                 raise RuntimeError(f"method {method.name} reported {spent} passes for a step")
             passes += spent
             bar.update(spent)
+        DV.synchronize(device)
         train_wall += time.perf_counter() - t0
 
         t0 = time.perf_counter()
         with tqdm(
             total=len(archs), desc=f"score @{passes}", unit="arch", leave=False, disable=None if progress else True
         ) as sbar:
-            acc, loss = score_architectures(method, archs, eval_batches, recal, ev["bn_mode"], sbar.update)
+            with settings.autocast():
+                acc, loss = score_architectures(
+                    method, archs, eval_batches, recal, ev["bn_mode"], sbar.update, cache=settings.forward_cache
+                )
         eval_wall += time.perf_counter() - t0
         score = acc if ev.get("score", "accuracy") == "accuracy" else -loss
 
