@@ -17,7 +17,6 @@ from pathlib import Path
 import click
 from supernet_bench.core.errors import BenchError
 
-
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (default: the profile's run.device, auto = CUDA when available)."
 
 

@@ -62,6 +62,7 @@ class BoxAverage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu":  # the depthwise-conv detour was measured to pay on CPUs only
-            return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, count_include_pad=self.count_include_pad)
+            k, pad = self.kernel_size, self.padding
+            return F.avg_pool2d(x, k, self.stride, pad, count_include_pad=self.count_include_pad)
         out = F.conv2d(x, self._kernel(x), stride=self.stride, padding=self.padding, groups=x.shape[1])
         return out.mul_(self._divisor(x)) if self.corrects_borders else out
