@@ -105,6 +105,15 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
     click.echo(f"wall time: train {last.train_wall_s:.1f}s, scoring {last.eval_wall_s:.1f}s")
 
 
+COST_WORDS = ("GPU-h", " min", " core", "seconds")
+
+
+def profile_cost(description: str) -> str:
+    """The cost clause(s) of a profile's description (the clauses naming GPU-hours or minutes), else ""."""
+    clauses = [c.strip().rstrip(".") for c in description.split(";")]
+    return "; ".join(c for c in clauses if any(w in c for w in COST_WORDS))
+
+
 def warn_version_drift(recorded: dict[str, str], run_table: dict | None = None) -> None:
     """Say so when a --from-manifest rerun cannot reproduce its run bit for bit (`run_table`: the rerun's
     run keys, whose device decides which GPU versions count)."""
@@ -156,7 +165,8 @@ def list_(what: str, verbose: bool) -> None:
         from supernet_bench.config import load_profile, profile_names
 
         for name in profile_names():
-            click.echo(f"{name}: {load_profile(name)[1].get('description', '')}" if verbose else name)
+            description = load_profile(name)[1].get("description", "")
+            click.echo(f"{name}: {description}" if verbose else f"{name:<20} {profile_cost(description)}".rstrip())
     elif what == "metrics":
         from supernet_bench.metrics import METRICS
 

@@ -278,3 +278,50 @@ def test_state_dict_of_a_method_round_trips_weights_only():
     torch.save(method.state_dict(), buf)
     buf.seek(0)
     torch.load(buf, weights_only=True)
+
+
+# --- the command line and the protocol ----------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["run", "--method", "spos"], ["suite", "smoke"], ["demo"]])
+def test_device_cuda_without_cuda_fails_before_any_work(command, tmp_path, monkeypatch, capsys):
+    from supernet_bench.cli import main
+
+    no_cuda(monkeypatch)
+    out = tmp_path / "out"
+    assert main([*command, "--out", str(out), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: device 'cuda' requested, but CUDA is not available") and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_unknown_device_name_is_rejected_by_every_executor(tmp_path, capsys):
+    from supernet_bench.cli import main
+
+    assert main(["suite", "smoke", "--out", str(tmp_path), "--executor", "ray", "--device", "gpu0"]) == 2
+    assert "unknown device 'gpu0'" in capsys.readouterr().err
+
+
+def test_suite_asks_for_more_gpus_than_there_are(tmp_path, monkeypatch, capsys):
+    from supernet_bench.cli import main
+
+    fake_gpus(monkeypatch, 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert main(["suite", "smoke", "--out", str(tmp_path), "--workers", "3", "--gpus-per-run", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "needs 3 GPU(s), this machine has 2: use --workers 2 or fewer" in err and err.count("\n") == 1
+
+
+@pytest.mark.data
+def test_device_cpu_run_equals_the_default_run(tmp_path, data_dir):
+    import pyarrow.parquet as pq
+    from supernet_bench import protocol
+    from supernet_bench.config import resolve_config
+
+    from tests.helpers import TINY_OVERRIDES
+
+    roots = {}
+    for label, extra in (("default", []), ("cpu", ['run.device="cpu"'])):
+        config = resolve_config("spos", profile="smoke", overrides=[*TINY_OVERRIDES, *extra])
+        roots[label] = protocol.run(config, tmp_path / label, data_dir=data_dir, progress=False)
+    a, b = (pq.read_table(roots[k] / "predictions.parquet").to_pandas() for k in ("default", "cpu"))
+    a["run_id"] = b["run_id"] = ""
+    assert a.equals(b) and len(a) > 0
