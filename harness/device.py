@@ -45,7 +45,7 @@ def parse_device(text: str | None) -> torch.device | None:
 
 
 def resolve_device(text: str | None) -> torch.device:
-    """"auto" -> cuda when available else cpu; "cpu"; "cuda" / "cuda:N" only where that GPU exists."""
+    """ "auto" -> cuda when available else cpu; "cpu"; "cuda" / "cuda:N" only where that GPU exists."""
     device = parse_device(text)
     text = str(text).strip()
     if device is None:

@@ -230,8 +230,11 @@ def _method_on(name: str, device: str, space: str = "nb201"):
     if space == "nb201":
         ctx = tiny_context(total_passes=6, device=device)
     else:
-        ctx = dataclasses.replace(tiny_context(total_passes=6, device=device), space=__import__(
-            "supernet_bench.spaces", fromlist=["get_space"]).get_space(space), supernet_kwargs={"width_mult": 0.125})
+        ctx = dataclasses.replace(
+            tiny_context(total_passes=6, device=device),
+            space=__import__("supernet_bench.spaces", fromlist=["get_space"]).get_space(space),
+            supernet_kwargs={"width_mult": 0.125},
+        )
     method = create_method(name)
     method.setup(ctx)
     return method, ctx

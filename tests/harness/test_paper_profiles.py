@@ -39,7 +39,8 @@ def test_paper_profiles_use_the_papers_settings():
     assert create_method("spos", c.method_params()).grad_clip == 5.0
     assert create_method("fewshot", c.method_params()).init == "scratch"
     m = resolve_config("spos", profile="macro-paper", space="macro")
-    assert (m.run["budget_epochs"], m.run["batch_size"], m.eval["bn_mode"], m.eval["recal_batches"]) == (50, 256, "ema", 20)
+    assert (m.run["budget_epochs"], m.run["batch_size"]) == (50, 256)
+    assert (m.eval["bn_mode"], m.eval["recal_batches"]) == ("ema", 20)
     g = resolve_config("spos", profile="gpu-proxy")
     assert (g.supernet["N"], g.data["resolution"], g.data["train_limit"]) == (5, 32, 0)
 
