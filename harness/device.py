@@ -115,6 +115,10 @@ def apply(settings: DeviceSettings) -> None:
     # set both ways: a suite runs its runs one after the other in one process
     torch.backends.cudnn.deterministic = settings.deterministic
     torch.use_deterministic_algorithms(settings.deterministic)
+    # "fp32" is true fp32 on a GPU as on the CPU (TF32 convs and matmuls round to 10 mantissa bits); with "bf16"
+    # the ops autocast leaves in fp32 may use TF32
+    torch.backends.cudnn.allow_tf32 = settings.precision != "fp32"
+    torch.backends.cuda.matmul.allow_tf32 = settings.precision != "fp32"
     if settings.is_cuda:
         torch.cuda.set_device(settings.device)
     else:

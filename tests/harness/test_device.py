@@ -328,3 +328,13 @@ def test_device_cpu_run_equals_the_default_run(tmp_path, data_dir):
     a, b = (pq.read_table(roots[k] / "predictions.parquet").to_pandas() for k in ("default", "cpu"))
     a["run_id"] = b["run_id"] = ""
     assert a.equals(b) and len(a) > 0
+
+
+def test_fp32_means_no_tf32_and_bf16_allows_it():
+    try:
+        DV.apply(DV.DeviceSettings(torch.device("cpu"), precision="bf16"))
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        DV.apply(DV.DeviceSettings(torch.device("cpu")))
+        assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        DV.apply(DV.DeviceSettings(torch.device("cpu")))
