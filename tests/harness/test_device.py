@@ -338,3 +338,25 @@ def test_fp32_means_no_tf32_and_bf16_allows_it():
         assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     finally:
         DV.apply(DV.DeviceSettings(torch.device("cpu")))
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["close", "gmnas"])
+def test_bf16_and_deterministic_runs_complete(method, tmp_path, data_dir):
+    """The run keys reach a real run: bf16 autocast around steps and scoring, deterministic kernels on."""
+    from supernet_bench import protocol
+    from supernet_bench.config import resolve_config
+    from supernet_bench.store import RunStore
+
+    from tests.helpers import TINY_OVERRIDES
+
+    extra = ['run.precision="bf16"', "run.deterministic=true", 'run.device="cpu"']
+    config = resolve_config(method, profile="smoke", overrides=[*TINY_OVERRIDES, *extra])
+    try:
+        root = protocol.run(config, tmp_path / "r", data_dir=data_dir, progress=False)
+    finally:
+        DV.apply(DV.DeviceSettings(torch.device("cpu")))
+    store = RunStore(root)
+    assert store.is_complete() and np.isfinite(store.read_predictions().to_pandas()["score"]).all()
+    assert store.manifest()["config"]["run"]["precision"] == "bf16"
