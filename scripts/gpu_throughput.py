@@ -123,8 +123,8 @@ def main() -> int:
         ratio, low, high = results[f"{key}_ratio"]
         unit = "img/s" if key == "train" else "archs/s"
         print(
-            f"{key} on {results['name']} (N={args.N}): harness {rates['harness']:,.1f} {unit}, reference "
-            f"{rates['reference']:,.1f} {unit}; harness/reference {ratio:.2f}x (95% CI {low:.2f}-{high:.2f})"
+            f"{key} on {results['name']} (N={args.N}): harness {rates['harness']:,.4g} {unit}, reference "
+            f"{rates['reference']:,.4g} {unit}; harness/reference {ratio:.2f}x (95% CI {low:.2f}-{high:.2f})"
         )
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=2))
