@@ -5,10 +5,10 @@ Kept apart from harness.protocol so reports can check pooled runs without import
 
 from __future__ import annotations
 
-REPRODUCING_KEYS = (
-    *("git_sha", "torch", "numpy", "cpu_capability"),
-    *("device_type", "gpu_name", "gpu_driver", "cuda", "cudnn"),
-)
+GPU_KEYS = ("gpu_name", "gpu_driver", "cuda", "cudnn")
+"""Recorded only by runs on a GPU (harness/device.py device_versions)."""
+
+REPRODUCING_KEYS = ("git_sha", "torch", "numpy", "cpu_capability", "device_type", *GPU_KEYS)
 """What a rerun must match to reproduce a run bit for bit (thread counts come with the config). The CPU's
 vector ISA is one of them: oneDNN picks other kernels on AVX2 than on AVX-512, which round differently, and
 the same commit, torch and numpy gave other proxy-run Kendall taus on the two (reports/proxy-profile.md).
