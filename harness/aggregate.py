@@ -323,6 +323,7 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
         config = with_defaults(manifest.get("config", {}))  # keys declared since a run was made count as defaults
         tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
         tables["run"].pop("threads", None)
+        tables["run"].pop("device", None)  # where it ran is versions' device_type (and GPU keys), checked below
         protocol.setdefault((space, dataset, profile), set()).add(json.dumps(tables, sort_keys=True, default=str))
         params = {k: manifest.get("method", {}).get(k) for k in ("params", "policies")}
         method_params.setdefault((space, dataset, profile, method), set()).add(
@@ -330,7 +331,8 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
         )
         group = recorded.setdefault((space, dataset, profile), {k: set() for k in REPRODUCING_KEYS})
         for key in REPRODUCING_KEYS:
-            group[key].add(str(manifest.get("versions", {}).get(key, "unknown")))
+            missing = "cpu" if key == "device_type" else "unknown"  # manifests before device_type: CPU runs
+            group[key].add(str(manifest.get("versions", {}).get(key, missing)))
     notes = [
         f"{space}/{dataset}/profile {profile}: runs made under {len(v)} different protocol configs "
         "(run/data/supernet/eval tables) are pooled; compare them in separate results roots"

@@ -33,6 +33,19 @@ def strict_json(value):
         return None
     return value
 
+DEVICE_HELP = "auto | cpu | cuda | cuda:N (default: the profile's run.device, auto = CUDA when available)."
+
+
+def _device_overrides(device: str | None, available: bool = True) -> tuple[str, ...]:
+    """`--device X` as the override run.device="X", after checking X is a device name and (`available`) exists
+    here: one line, exit 2, before any work. None (not given) leaves the profile's run.device."""
+    if device is None:
+        return ()
+    from supernet_bench.device import parse_device, resolve_device
+
+    resolve_device(device) if available else parse_device(device)
+    return (f'run.device="{device}"',)
+
 
 def _fmt(x: float) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
@@ -63,6 +76,7 @@ def cli() -> None:
 @click.option("--set", "overrides", multiple=True, help="Override a profile key: section.key=value.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--device", default=None, help=DEVICE_HELP)
 @click.option(
     "--from-manifest",
     "manifest",
@@ -70,8 +84,10 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Rerun exactly the config recorded in a run's manifest.json (other config options are ignored).",
 )
-def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, resume, quiet, manifest) -> None:
+def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, resume, quiet, device, manifest) -> None:
     """Train one method under the protocol and score it at every checkpoint."""
+    import dataclasses
+
     from supernet_bench.config import RunConfig, resolve_config, validate
     from supernet_bench.methods import canonical_name
     from supernet_bench.protocol import run as run_protocol
@@ -82,12 +98,15 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
         if recorded is None:
             raise BenchError(f"no manifest.json at {manifest}")
         config = RunConfig.from_dict(recorded.get("config"), where=f"{manifest}: ")
+        if _device_overrides(device):
+            config = dataclasses.replace(config, run=dataclasses.replace(config.run, device=device))
         validate(config)
         space = config.space
-        warn_version_drift(recorded.get("versions", {}))
+        warn_version_drift(recorded.get("versions", {}), config.run)
     elif method is None:
         raise BenchError("run needs --method (or --from-manifest)")
     else:
+        overrides = (*overrides, *_device_overrides(device))
         config = resolve_config(
             canonical_name(method), profile=profile, space=space, seed=seed, overrides=overrides, dataset=dataset, gt=gt
         )
@@ -111,17 +130,29 @@ def run(method, space, dataset, profile, seed, gt, out, data_dir, overrides, res
     click.echo(f"wall time: train {last.train_wall_s:.1f}s, scoring {last.eval_wall_s:.1f}s")
 
 
-def warn_version_drift(recorded: dict[str, str]) -> None:
-    """Say so when a --from-manifest rerun cannot reproduce its run bit for bit."""
+COST_WORDS = ("GPU-h", " min", " core", "seconds")
+
+
+def profile_cost(description: str) -> str:
+    """The cost clause(s) of a profile's description (the clauses naming GPU-hours or minutes), else ""."""
+    clauses = [c.strip().rstrip(".") for c in description.split(";")]
+    return "; ".join(c for c in clauses if any(w in c for w in COST_WORDS))
+
+
+def warn_version_drift(recorded: dict[str, str], run_table: dict | None = None) -> None:
+    """Say so when a --from-manifest rerun cannot reproduce its run bit for bit (`run_table`: the rerun's
+    run keys, whose device decides which GPU versions count)."""
+    from supernet_bench.device import settings_from_run
     from supernet_bench.protocol import versions
     from supernet_bench.reproducibility import version_drift
 
-    drift = version_drift(recorded, versions())
+    drift = version_drift(recorded, versions(settings_from_run(run_table or {}).device))
     if drift:
         click.echo(
             "warning: this run was recorded under other versions (" + "; ".join(drift) + "); training amplifies "
             "float rounding, so expect differences like a new seed. To reproduce it bit for bit, use the recorded "
-            "git_sha, torch and numpy on a CPU with the recorded cpu_capability.",
+            "git_sha, torch and numpy on a CPU with the recorded cpu_capability (on a GPU run: the same GPU, "
+            "driver, CUDA and cuDNN, with run.deterministic).",
             err=True,
         )
 
@@ -169,7 +200,8 @@ def list_(what: str, verbose: bool) -> None:
         from supernet_bench.config import load_profile, profile_names
 
         for name in profile_names():
-            click.echo(f"{name}: {load_profile(name)[1].get('description', '')}" if verbose else name)
+            description = load_profile(name)[1].get("description", "")
+            click.echo(f"{name}: {description}" if verbose else f"{name:<20} {profile_cost(description)}".rstrip())
     elif what == "metrics":
         from supernet_bench.metrics import METRICS
 
@@ -240,6 +272,14 @@ class CheckFailed(click.ClickException):
 @click.option(
     "--cpus-per-run", default=1, show_default=True, type=click.IntRange(min=1), help="CPUs per run (ray, slurm)."
 )
+@click.option(
+    "--gpus-per-run",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="GPUs per run: local workers get their own (--workers <= GPUs / K), ray num_gpus, slurm gpus_per_node.",
+)
+@click.option("--device", default=None, help=DEVICE_HELP)
 def suite(
     suite_file,
     out,
@@ -253,6 +293,8 @@ def suite(
     slurm_partition,
     time_limit,
     cpus_per_run,
+    gpus_per_run,
+    device,
 ) -> None:
     """Run a suite (a TOML file, or a shipped name such as `smoke`): every method x space x dataset x seed.
 
@@ -265,8 +307,14 @@ def suite(
     from supernet_bench.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
 
     EXECUTORS.get(engine)  # unknown -> did you mean, before anything is planned
+    if engine == "local" and gpus_per_run:
+        from supernet_bench.executors import gpu_groups
+
+        gpu_groups(workers, gpus_per_run)  # too few GPUs for the workers -> one line, before anything is planned
     spec = load_suite(suite_file)
     root = out if out is not None else Path(spec.out)
+    if device is not None:  # checked against this machine's GPUs only where the runs execute here
+        overrides = (*overrides, *_device_overrides(device, available=engine == "local"))
     tasks = plan(spec, root, overrides)
     where = f"{workers} worker(s)" if engine == "local" else f"executor {engine}"
     click.echo(f"suite {spec.name}: {len(tasks)} run(s) under {root} (profile {spec.profile}, {where})")
@@ -286,11 +334,19 @@ def suite(
         cpus_per_run=cpus_per_run,
         slurm_partition=slurm_partition,
         time_limit_min=time_limit,
+        gpus_per_run=gpus_per_run,
     )
     again = f"supernet-bench suite {suite_file}" + (f" --out {out}" if out is not None else "")
     _on_stop(f"no new run was started; resume with: {again} (complete runs are skipped, interrupted ones resumed)")
     with make_executor(engine, options) as executor:
-        outcomes = run_suite(tasks, data_dir=data_dir, workers=workers, executor=executor, on_outcome=progress)
+        outcomes = run_suite(
+            tasks,
+            data_dir=data_dir,
+            workers=workers,
+            executor=executor,
+            on_outcome=progress,
+            gpus_per_run=gpus_per_run if engine == "local" else 0,
+        )
     click.echo(markdown_table(pd.DataFrame(outcome_rows(outcomes))))
     failed = [o for o in outcomes if o.status == FAILED]
     for o in failed:
@@ -456,8 +512,9 @@ def data_check(data_dir, as_json: bool) -> None:
     "--methods", default="spos,fairnas,close-s,spos+calr+ms", show_default=True, help="Comma-separated registry names."
 )
 @click.option("--set", "overrides", multiple=True, help="Override a demo-profile key: section.key=value.")
+@click.option("--device", default=None, help=DEVICE_HELP)
 @click.pass_context
-def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
+def demo(ctx: click.Context, out: Path, methods: str, overrides, device) -> None:
     """Run the complete pipeline with no data folder and no network: train a few methods briefly on the
     generated demo-shapes task (NB201 conv3-pool, 64 archs), score them against the shipped stand-alone
     ground truth, write parquet, the leaderboard and figures, and print where they are."""
@@ -470,7 +527,7 @@ def demo(ctx: click.Context, out: Path, methods: str, overrides) -> None:
     if not names:
         raise BenchError("--methods is empty")
     _on_stop(f"no new run was started; resume with the same command (--out {out}): finished runs are kept")
-    result = run_demo(out, names, tuple(overrides), log=click.echo)
+    result = run_demo(out, names, (*overrides, *_device_overrides(device)), log=click.echo)
     click.echo(f"runs (parquet): {result['runs']}")
     click.echo(f"leaderboard: {result['leaderboard']}")
     click.echo(f"report: {result['index']}")

@@ -36,6 +36,12 @@ class _Table:
         except AttributeError:
             raise KeyError(key) from None
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and hasattr(self, key)
+
 
 @dataclass(frozen=True)
 class RunTable(_Table):
@@ -48,7 +54,7 @@ class RunTable(_Table):
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     deterministic: bool = False  # deterministic kernels where the device offers them
     precision: str = "fp32"  # fp32 | bf16
-    channels_last: bool = False  # NHWC memory format for convolutions
+    channels_last: bool = True  # NHWC memory format for convolutions (what the CPU kernels are fastest with)
 
 
 @dataclass(frozen=True)

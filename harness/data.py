@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,6 +111,13 @@ class ImageDataset:
     @property
     def resolution(self) -> int:
         return int(self.images.shape[-1])
+
+    def to(self, device: torch.device | str) -> ImageDataset:
+        """The same data set held on `device` (itself when it is there already): uint8 stays uint8."""
+        device = torch.device(device)
+        if self.images.device == device:
+            return self
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device), files=dict(self.files))
 
     def subset(self, index: torch.Tensor, name: str | None = None) -> ImageDataset:
         """The rows selected by ``index`` (int or bool tensor), as a new data set (copied)."""
@@ -427,28 +434,32 @@ def augment(images: torch.Tensor, generator: torch.Generator, pad: int = 4) -> t
         raise BenchError(f"augment expects a (B, C, H, W) batch, got shape {tuple(images.shape)}")
     b, c, h, w = images.shape
     pad = int(pad)
-    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    flip = torch.randint(0, 2, (b,), generator=generator).bool()
+    dev = images.device  # the generator lives there too (a CUDA generator on a GPU)
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=dev)
+    flip = torch.randint(0, 2, (b,), generator=generator, device=dev).bool()
     padded = F.pad(images, (pad, pad, pad, pad)) if pad > 0 else images
-    rows = oy[:, None] + torch.arange(h)[None, :]  # (B, H)
-    cols = ox[:, None] + torch.arange(w)[None, :]  # (B, W)
+    rows = oy[:, None] + torch.arange(h, device=dev)[None, :]  # (B, H)
+    cols = ox[:, None] + torch.arange(w, device=dev)[None, :]  # (B, W)
     cols = torch.where(flip[:, None], cols.flip(1), cols)
-    bi = torch.arange(b)[:, None, None, None]
-    ci = torch.arange(c)[None, :, None, None]
+    bi = torch.arange(b, device=dev)[:, None, None, None]
+    ci = torch.arange(c, device=dev)[None, :, None, None]
     return padded[bi, ci, rows[:, None, :, None], cols[:, None, None, :]].contiguous()
 
 
-def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> float32 scaled to [0, 1] then standardised per channel.
+def normalize(
+    images: torch.Tensor, mean, std, memory_format: torch.memory_format = torch.channels_last
+) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> float32 scaled to [0, 1] then standardised per channel, on the images' device.
 
-    The result is channels-last: with channels-last supernet weights (TrainContext.build_supernet)
-    CPU convolutions run 1.6x (training) to 1.7x (scoring) faster on the NB201 proxy supernet.
+    The result is channels-last by default (`run.channels_last`): with channels-last supernet weights
+    (TrainContext.build_supernet) CPU convolutions run 1.6x (training) to 1.7x (scoring) faster on the NB201
+    proxy supernet.
     """
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    m = torch.tensor(mean, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=images.device).view(1, -1, 1, 1)
     x = images.to(torch.float32).div_(255.0).sub_(m).div_(s)
-    return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=memory_format)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -475,6 +486,7 @@ class BatchStream:
         augment: bool = True,
         drop_last: bool = True,
         pad: int | None = None,
+        memory_format: torch.memory_format = torch.channels_last,
     ):
         batch_size = int(batch_size)
         if batch_size < 1:
@@ -489,7 +501,9 @@ class BatchStream:
         self.augment = bool(augment)
         self.drop_last = bool(drop_last)
         self.pad = default_pad(ds.resolution) if pad is None else int(pad)
-        self._gen = torch.Generator().manual_seed(self.seed)
+        self.memory_format = memory_format
+        self.device = ds.images.device  # batches are cut, augmented and normalised where the data set lives
+        self._gen = torch.Generator(device=self.device).manual_seed(self.seed)
         self._epoch = 0
         self._pos = 0
         self._images_seen = 0
@@ -497,7 +511,7 @@ class BatchStream:
 
     def _start_epoch(self) -> None:
         self._epoch_state = self._gen.get_state()
-        self._perm = torch.randperm(len(self.ds), generator=self._gen)
+        self._perm = torch.randperm(len(self.ds), generator=self._gen, device=self.device)
         self._pos = 0
 
     @property
@@ -520,7 +534,7 @@ class BatchStream:
         images = self.ds.images[idx]
         if self.augment:
             images = augment(images, self._gen, self.pad)
-        x = normalize(images, self.ds.mean, self.ds.std)
+        x = normalize(images, self.ds.mean, self.ds.std, self.memory_format)
         y = self.ds.labels[idx]
         self._images_seen += len(idx)
         remaining = len(self.ds) - self._pos
@@ -568,17 +582,27 @@ def fixed_batches(
     seed: int,
     augment: bool = False,
     pad: int | None = None,
+    memory_format: torch.memory_format = torch.channels_last,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """A fixed, seeded list of batches (e.g. for BN recalibration), identical for every architecture."""
-    stream = BatchStream(ds, batch_size, seed, augment=augment, drop_last=True, pad=pad)
+    stream = BatchStream(ds, batch_size, seed, augment=augment, drop_last=True, pad=pad, memory_format=memory_format)
     return [stream.next() for _ in range(int(n_batches))]
 
 
-def eval_batches(ds: ImageDataset, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def eval_batches(
+    ds: ImageDataset, batch_size: int, memory_format: torch.memory_format = torch.channels_last
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """All images in order, no augmentation; the last batch may be smaller."""
     batch_size = int(batch_size)
     if batch_size < 1:
         raise BenchError(f"batch size must be positive, got {batch_size}")
     for start in range(0, len(ds), batch_size):
         end = start + batch_size
-        yield normalize(ds.images[start:end], ds.mean, ds.std), ds.labels[start:end]
+        yield normalize(ds.images[start:end], ds.mean, ds.std, memory_format), ds.labels[start:end]
+
+
+def to_device(
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]], device: torch.device
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """A list of (images, labels) batches moved to `device` once (the same tensors on the CPU)."""
+    return [(x.to(device), y.to(device)) for x, y in batches]

@@ -75,15 +75,24 @@ def score_architecture(
     recal_batches: Sequence[Batch],
     bn_mode: str,
 ) -> tuple[float, float]:
-    """(accuracy in percent, mean cross-entropy) of one architecture on the evaluation split."""
+    """(accuracy in percent, mean cross-entropy) of one architecture on the evaluation split.
+
+    Per-batch sums stay on the device and are read back once per architecture (one GPU sync, not one
+    per batch); the loss is then summed batch by batch in float64 as before, so CPU scores are unchanged.
+    """
     with preserved_state(module) as bns:
         _prepare_bn(module, bns, forward, bn_mode, recal_batches)
-        correct, loss, n = 0, 0.0, 0
+        losses, corrects, n = [], [], 0
         for x, y in eval_batches:
             logits = forward(x)
-            loss += F.cross_entropy(logits, y, reduction="sum").item()
-            correct += (logits.argmax(1) == y).sum().item()
+            losses.append(F.cross_entropy(logits.float(), y, reduction="sum"))
+            corrects.append((logits.argmax(1) == y).sum())
             n += len(y)
+    batch_losses = torch.stack(losses).tolist()
+    correct = int(torch.stack(corrects).sum().item())
+    loss = 0.0
+    for value in batch_losses:
+        loss += value
     return 100.0 * correct / n, loss / n
 
 
@@ -101,16 +110,20 @@ def score_architectures(
     recal_batches: Sequence[Batch],
     bn_mode: str,
     progress: Callable[[int], None] | None = None,
+    cache: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Accuracy and loss arrays (N,) for `archs`, each scored by the method's scoring model."""
+    """Accuracy and loss arrays (N,) for `archs`, each scored by the method's scoring model.
+
+    `cache`: reuse computations archs share (spaces/forward_cache.py); same scores either way."""
     acc = np.empty(len(archs))
     loss = np.empty(len(archs))
-    with forward_caching() as cache:  # computations archs share are reused (spaces/forward_cache.py)
+    with forward_caching() as fc:
         for i in scoring_order(archs):
             sm = method.scoring_model(archs[i])
-            cache.add(sm.module)
+            if cache:
+                fc.add(sm.module)
             acc[i], loss[i] = score_architecture(sm.forward, sm.module, eval_batches, recal_batches, bn_mode)
-            cache.end_arch()
+            fc.end_arch()
             if progress is not None:
                 progress(1)
     return acc, loss

@@ -10,11 +10,17 @@ missing one is a :class:`BenchError` naming the extra to install.
     ray             one Ray task per run on the cluster at --address (default: a new local one)
     slurm           one Slurm job per run (submitit.AutoExecutor, --slurm-partition ...)
     submitit-local  submitit's local executor: the Slurm path on this machine (tests, debugging)
+
+GPUs (`--gpus-per-run K`): the local pool gives each worker its own K GPUs through CUDA_VISIBLE_DEVICES
+(:func:`gpu_groups`, so a run's "cuda" is its first own GPU); Ray tasks request ``num_gpus=K`` and Slurm jobs
+``gpus_per_node=K`` (both schedulers then set CUDA_VISIBLE_DEVICES themselves). A run trains on one GPU; K > 1
+reserves more for it (nothing splits one run over several GPUs yet).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -38,6 +44,33 @@ class ExecutorOptions:
     cpus_per_run: int = 1  # ray num_cpus, slurm cpus_per_task
     slurm_partition: str | None = None
     time_limit_min: int = 240  # slurm job time limit
+    gpus_per_run: int = 0  # local: GPUs of each worker; ray num_gpus; slurm gpus_per_node
+
+
+def visible_gpus() -> list[str]:
+    """This process's GPUs as CUDA_VISIBLE_DEVICES entries (its own list when set, else 0..count-1)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None and listed.strip():
+        return [g.strip() for g in listed.split(",") if g.strip()][:count]
+    return [str(i) for i in range(count)]
+
+
+def gpu_groups(workers: int, gpus_per_run: int) -> list[str]:
+    """One CUDA_VISIBLE_DEVICES value per local worker: disjoint groups of `gpus_per_run` GPUs."""
+    gpus = visible_gpus()
+    if gpus_per_run < 1:
+        raise BenchError(f"--gpus-per-run must be >= 1 to assign GPUs, got {gpus_per_run}")
+    if workers * gpus_per_run > len(gpus):
+        raise BenchError(
+            f"--workers {workers} x --gpus-per-run {gpus_per_run} needs {workers * gpus_per_run} GPU(s), this "
+            f"machine has {len(gpus)}: use --workers {max(1, len(gpus) // gpus_per_run)} or fewer"
+            if gpus_per_run <= len(gpus)
+            else f"--gpus-per-run {gpus_per_run}: this machine has {len(gpus)} GPU(s)"
+        )
+    return [",".join(gpus[w * gpus_per_run : (w + 1) * gpus_per_run]) for w in range(workers)]
 
 
 Factory = Callable[[ExecutorOptions], AbstractContextManager[Any]]
@@ -90,15 +123,23 @@ class _RayFuture:
 
 
 class RayExecutor:
-    """``submit(fn, *args)`` runs ``fn`` as a Ray task needing ``num_cpus``; ``.result()`` is ``ray.get``."""
+    """``submit(fn, *args)`` runs ``fn`` as a Ray task needing ``num_cpus`` (and ``num_gpus``); ``.result()`` is
+    ``ray.get``."""
 
-    def __init__(self, ray: Any, num_cpus: int):
-        self._ray, self.num_cpus = ray, num_cpus
+    def __init__(self, ray: Any, num_cpus: int, num_gpus: int = 0):
+        self._ray, self.num_cpus, self.num_gpus = ray, num_cpus, num_gpus
         self._remote: dict[Callable, Any] = {}
+
+    def resources(self) -> dict[str, Any]:
+        """The options of every task (num_gpus only when GPUs are asked for)."""
+        out: dict[str, Any] = {"num_cpus": self.num_cpus, "max_retries": 0}
+        if self.num_gpus:
+            out["num_gpus"] = self.num_gpus
+        return out
 
     def submit(self, fn: Callable, *args: Any, **kwargs: Any) -> _RayFuture:
         if fn not in self._remote:
-            self._remote[fn] = self._ray.remote(num_cpus=self.num_cpus, max_retries=0)(fn)
+            self._remote[fn] = self._ray.remote(**self.resources())(fn)
         return _RayFuture(self._ray, self._remote[fn].remote(*args, **kwargs))
 
 
@@ -112,7 +153,7 @@ def _ray(options: ExecutorOptions) -> Iterator[RayExecutor]:
         else:  # a new single-node cluster, reachable from this machine only
             ray.init(include_dashboard=False, _node_ip_address="127.0.0.1")
     try:
-        yield RayExecutor(ray, options.cpus_per_run)
+        yield RayExecutor(ray, options.cpus_per_run, options.gpus_per_run)
     finally:
         if own:
             ray.shutdown()
@@ -128,11 +169,13 @@ EXECUTORS.register("ray", _ray)
 def _submitit(options: ExecutorOptions, cluster: str | None) -> Any:
     submitit = _require("submitit", "slurm")
     executor = submitit.AutoExecutor(folder=Path(options.root) / LOG_FOLDER / "%j", cluster=cluster)
+    gpus = {"gpus_per_node": options.gpus_per_run} if options.gpus_per_run else {}  # Slurm: --gpus-per-node
     executor.update_parameters(
         name="supernet-bench",
         timeout_min=options.time_limit_min,
         cpus_per_task=options.cpus_per_run,
         slurm_partition=options.slurm_partition,
+        **gpus,
     )
     return executor
 

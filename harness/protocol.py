@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from supernet_bench import data as D
-from supernet_bench.allocator import keep_freed_memory
+from supernet_bench import device as DV
 from supernet_bench.archsample import sample_digest, select_archs
 from supernet_bench.budget import Budget
 from supernet_bench.config import RunConfig, config_diff, flat_keys
@@ -119,7 +119,8 @@ def git_sha() -> str:
         return "unknown"
 
 
-def versions() -> dict[str, str]:
+def versions(device: torch.device | None = None) -> dict[str, str]:
+    """What the run's numbers depend on besides its config; `device` adds the GPU's (harness/device.py)."""
     import numpy
     import pyarrow
     import scipy
@@ -135,6 +136,7 @@ def versions() -> dict[str, str]:
         "platform": platform.platform(),
         "torch_threads": str(torch.get_num_threads()),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the kernels' ISA: AVX2, AVX512, ...
+        **DV.device_versions(device if device is not None else torch.device("cpu")),
     }
 
 
@@ -143,11 +145,17 @@ def peak_rss_mb() -> float:
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state, "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": DV.cuda_rng_state(),
+        "numpy": rng.bit_generator.state,
+        "python": random.getstate(),
+    }
 
 
 def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
+    DV.set_cuda_rng_state(state.get("cuda"))
     rng.bit_generator.state = state["numpy"]
     random.setstate(state["python"])
 
@@ -190,6 +198,7 @@ def run(
 
     A directory that holds another run (a different config, data or ground truth) is refused, complete or not.
     """
+    settings = DV.settings_from_run(config.run)  # an unavailable device fails here, before anything is written
     out = Path(out)
     store = RunStore(out)
     created = not out.exists()
@@ -208,7 +217,7 @@ def run(
             if reason is not None:
                 raise Diverged(f"run {out} {reason}; delete the folder or use another --out to train it again")
             try:
-                return _run_locked(config, store, D.resolve_data_dir(data_dir), previous, progress, log)
+                return _run_locked(config, settings, store, D.resolve_data_dir(data_dir), previous, progress, log)
             finally:  # a finished or failed run needs no lock file; an interrupted one keeps it
                 lock.remove = store.is_complete() or failed_reason(store.manifest()) is not None
     finally:
@@ -271,8 +280,10 @@ class Progress:
     predictions: list[dict] = field(default_factory=list)
 
 
-def setup_run(config: RunConfig, data_dir: Path) -> Setup:
-    """Space, ground truth, data, architecture sample and budget; raises before any training."""
+def setup_run(config: RunConfig, data_dir: Path, settings: DV.DeviceSettings | None = None) -> Setup:
+    """Space, ground truth, data, architecture sample and budget; raises before any training. Scoring batches
+    go to `settings.device` (the CPU when None)."""
+    settings = settings if settings is not None else DV.settings_from_run(config.run)
     space = get_space(config.space)
     source = resolve_gt_source(config.eval.gt_source)
     extra = {} if source is None else {"source": source}  # spaces without a source= keep their call
@@ -299,8 +310,20 @@ def setup_run(config: RunConfig, data_dir: Path) -> Setup:
         gt_values={g.column: g.lookup(arch_strings) for g in gts},
         complexity=np.array([space.complexity(a) for a in archs], dtype=np.float64),
         budget=budget,
-        recal=D.fixed_batches(prepared.train, ev.recal_batches, ev.recal_batch_size, seed=ev.sample_seed),
-        eval_batches=list(D.eval_batches(prepared.eval, ev.batch_size)),
+        # drawn on the CPU whatever the device, so every device scores the same images; moved once
+        recal=D.to_device(
+            D.fixed_batches(
+                prepared.train,
+                ev.recal_batches,
+                ev.recal_batch_size,
+                seed=ev.sample_seed,
+                memory_format=settings.memory_format,
+            ),
+            settings.device,
+        ),
+        eval_batches=D.to_device(
+            D.eval_batches(prepared.eval, ev.batch_size, memory_format=settings.memory_format), settings.device
+        ),
     )
 
 
@@ -331,7 +354,9 @@ def check_same_inputs(root: Path, previous: dict[str, Any], inputs: dict[str, An
     _refuse(root, [f"{k} (stored {str(before.get(k))[:16]}, now {str(now.get(k))[:16]})" for k in keys])
 
 
-def build_manifest(config: RunConfig, setup: Setup, inputs: dict[str, Any], method: Any) -> Manifest:
+def build_manifest(
+    config: RunConfig, setup: Setup, inputs: dict[str, Any], method: Any, device: torch.device | None = None
+) -> Manifest:
     """The run's manifest, status running; `Manifest.completed` finishes it."""
     budget = setup.budget
     return Manifest(
@@ -351,7 +376,7 @@ def build_manifest(config: RunConfig, setup: Setup, inputs: dict[str, Any], meth
             "policies": {p.name: p.get_params() for p in getattr(method, "policies", [])},
             "decisions": method.decisions(),
         },
-        versions=versions(),
+        versions=versions(device),
     )
 
 
@@ -430,6 +455,7 @@ def _restore(store: RunStore, method, stream, rng, run_id: str) -> Progress:
 
 def _run_locked(
     config: RunConfig,
+    settings: DV.DeviceSettings,
     store: RunStore,
     data_dir: Path,
     previous: dict[str, Any] | None,
@@ -437,10 +463,11 @@ def _run_locked(
     log: Callable[[str], None] | None = None,
 ) -> Path:
     torch.set_num_threads(config.run.threads)
-    keep_freed_memory()  # freed activations are reused without page faults (harness/allocator.py)
+    DV.apply(settings)
+    device = settings.device
     method = create_method(config.method, config.method_params())
     check_supported(method, get_space(config.space))  # refuse an unsupported pair before reading data or training
-    setup = setup_run(config, data_dir)
+    setup = setup_run(config, data_dir, settings)
     inputs = inputs_record(config, setup, data_dir)
     if previous is not None:
         check_same_inputs(store.root, previous, inputs)
@@ -448,8 +475,12 @@ def _run_locked(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     random.seed(config.seed)
-    stream = D.BatchStream(
-        setup.prepared.train, config.run.batch_size, seed=config.seed, augment=setup.prepared.record["augment"]
+    stream = D.BatchStream(  # on a GPU the uint8 images live there and are augmented there
+        setup.prepared.train.to(device),
+        config.run.batch_size,
+        seed=config.seed,
+        augment=setup.prepared.record["augment"],
+        memory_format=settings.memory_format,
     )
     ctx = TrainContext(
         space=setup.space,
@@ -461,19 +492,21 @@ def _run_locked(
         train_size=len(setup.prepared.train),
         seed=config.seed,
         rng=rng,
+        device=device,
+        memory_format=settings.memory_format,
     )
     method.setup(ctx)
-    manifest = build_manifest(config, setup, inputs, method)
+    manifest = build_manifest(config, setup, inputs, method, device)
     done = _restore(store, method, stream, rng, manifest.run_id) if previous and store.has_state() else Progress()
     store.write_manifest(manifest.to_dict())
-    _train_and_score(config, setup, method, stream, rng, store, manifest, done, progress, log)
+    _train_and_score(config, settings, setup, method, stream, rng, store, manifest, done, progress, log)
     store.write_manifest(manifest.completed(method.decisions(), done.train_wall_s, done.eval_wall_s).to_dict())
     store.clear_state()
     return store.root
 
 
 def _train_and_score(
-    config, setup, method, stream, rng, store, manifest, done: Progress, progress: bool, log=None
+    config, settings, setup, method, stream, rng, store, manifest, done: Progress, progress: bool, log=None
 ) -> None:
     """Train to each checkpoint's pass count, score the sample, write results and resume state."""
     keys = row_keys(manifest, setup, config)
@@ -488,7 +521,7 @@ def _train_and_score(
     for cp in range(done.next_checkpoint, len(budget.checkpoint_passes)):
         t0 = time.perf_counter()
         while done.passes < budget.checkpoint_passes[cp]:
-            with watch_losses() as losses:
+            with watch_losses() as losses, settings.autocast():
                 spent = method.step()
             if spent <= 0:
                 raise RuntimeError(f"method {method.name} reported {spent} passes for a step")
@@ -498,6 +531,7 @@ def _train_and_score(
             if is_bad(loss):
                 bar.close()
                 _mark_diverged(store, manifest.to_dict(), done.passes, loss)
+        DV.synchronize(settings.device)
         done.train_wall_s += time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -508,9 +542,16 @@ def _train_and_score(
             leave=False,
             disable=None if progress else True,
         ) as sbar:
-            acc, loss = score_architectures(
-                method, setup.archs, setup.eval_batches, setup.recal, config.eval.bn_mode, sbar.update
-            )
+            with settings.autocast():
+                acc, loss = score_architectures(
+                    method,
+                    setup.archs,
+                    setup.eval_batches,
+                    setup.recal,
+                    config.eval.bn_mode,
+                    sbar.update,
+                    cache=settings.forward_cache,
+                )
         done.eval_wall_s += time.perf_counter() - t0
         score = acc if config.eval.score == "accuracy" else -loss
         diagnostics = json.dumps(method.diagnostics(), sort_keys=True)

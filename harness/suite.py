@@ -302,12 +302,14 @@ def run_suite(
     workers: int = 1,
     executor: Any = None,
     on_outcome: Callable[[int, int, RunOutcome], None] | None = None,
+    gpus_per_run: int = 0,
 ) -> list[RunOutcome]:
     """Run every task; returns the outcomes in task order.
 
     ``workers=1`` runs in this process, one after the other; more use a local process pool (spawned
     processes, safe with torch). ``executor`` overrides both. ``on_outcome(done, total, outcome)`` is
-    called as each run finishes.
+    called as each run finishes. ``gpus_per_run`` > 0 gives each pool worker its own GPUs
+    (harness/executors.py gpu_groups); one in-process worker uses the first ``gpus_per_run`` visible GPUs.
     """
     from supernet_bench.data import resolve_data_dir
 
@@ -320,6 +322,11 @@ def run_suite(
         if on_outcome is not None:
             on_outcome(sum(o is not None for o in outcomes), total, outcome)
 
+    groups = []
+    if executor is None and gpus_per_run:
+        from supernet_bench.executors import gpu_groups
+
+        groups = gpu_groups(max(1, workers), gpus_per_run)
     if executor is None and workers <= 1:
         for i, task in enumerate(tasks):
             finished(i, execute(task, data))
@@ -332,11 +339,17 @@ def run_suite(
         quiet = "ignore:resource_tracker:UserWarning"
         if quiet not in sys.warnoptions:
             sys.warnoptions.append(quiet)
+        context = multiprocessing.get_context("spawn")
+        slots = None
+        if groups:  # each worker takes one group of GPUs as it starts
+            slots = context.Queue()
+            for group in groups:
+                slots.put(group)
         executor = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=die_with_parent,
-            initargs=(os.getpid(),),
+            mp_context=context,
+            initializer=init_worker,
+            initargs=(os.getpid(), slots),
         )
     try:
         futures = {executor.submit(execute, task, data): i for i, task in enumerate(tasks)}
@@ -383,6 +396,14 @@ def stop_pool(executor: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     closer = threading.Thread(target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
     closer.start()
     closer.join(timeout=grace_s)
+
+
+def init_worker(parent: int, gpu_slots: Any = None) -> None:
+    """Pool-worker initializer: die with the suite process, and take this worker's own GPUs (a queue of
+    CUDA_VISIBLE_DEVICES values, one per worker) before torch starts CUDA, so "cuda" means them."""
+    if gpu_slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_slots.get(timeout=60)
+    die_with_parent(parent)
 
 
 def die_with_parent(parent: int) -> None:

@@ -33,12 +33,16 @@ class TrainContext:
     train_size: int
     seed: int
     rng: np.random.Generator  # the method's own random stream (saved for --resume)
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))  # where every tensor of the run lives
+    memory_format: torch.memory_format = torch.channels_last  # of weights and batches (`run.channels_last`)
 
     def build_supernet(self, weights_factory=None) -> nn.Module:
-        """A freshly initialised supernet of the profile's size (seeded by the torch global RNG), channels-last."""
+        """A freshly initialised supernet of the profile's size, on ctx.device in ctx.memory_format.
+
+        Initialised on the CPU (seeded by torch's global CPU RNG), then moved: the same seed gives the same
+        initial weights on every device."""
         net = self.space.build_supernet(self.num_classes, weights_factory=weights_factory, **self.supernet_kwargs)
-        return net.to(self.device, memory_format=torch.channels_last)  # matches harness.data.normalize
+        return net.to(self.device, memory_format=self.memory_format)  # matches harness.data.normalize
 
 
 @dataclass

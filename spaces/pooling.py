@@ -12,6 +12,8 @@ Training uses it too since session 7. The function is exact (SPOS training with 
 1e-15 over 100 float64 steps) but rounds differently in float32, and supernet training amplifies rounding
 like a new seed (reports/proxy-profile.md), so the proxy leaderboard is regenerated with it under
 results/runs/suite-proxy.
+
+On other devices (CUDA) forward is plain `F.avg_pool2d`: cuDNN pools fast, and the detour is unmeasured there.
 """
 
 from __future__ import annotations
@@ -59,5 +61,8 @@ class BoxAverage(nn.Module):
         return self._divisors[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu":  # the depthwise-conv detour was measured to pay on CPUs only
+            k, pad = self.kernel_size, self.padding
+            return F.avg_pool2d(x, k, self.stride, pad, count_include_pad=self.count_include_pad)
         out = F.conv2d(x, self._kernel(x), stride=self.stride, padding=self.padding, groups=x.shape[1])
         return out.mul_(self._divisor(x)) if self.corrects_borders else out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from supernet_bench.methods.base import TrainContext
 from supernet_bench.spaces import get_space
@@ -21,11 +22,17 @@ TINY_OVERRIDES = [
 ]
 
 
-def tiny_context(space: str = "nb201", total_passes: int = 20, seed: int = 0, batch: int = 8, res: int = 8):
-    """A TrainContext over random tensors: enough for method mechanics, no data files."""
+DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=pytest.mark.gpu)]
+"""Params of device-generic tests: the CPU always, CUDA as a `gpu`-marked copy (skipped without CUDA)."""
+
+
+def tiny_context(
+    space: str = "nb201", total_passes: int = 20, seed: int = 0, batch: int = 8, res: int = 8, device: str = "cpu"
+):
+    """A TrainContext over random tensors (on `device`): enough for method mechanics, no data files."""
     g = torch.Generator().manual_seed(1234)
-    images = torch.randn(64, 3, res, res, generator=g)
-    labels = torch.randint(0, 10, (64,), generator=g)
+    images = torch.randn(64, 3, res, res, generator=g).to(device)
+    labels = torch.randint(0, 10, (64,), generator=g).to(device)
     state = {"i": 0}
 
     def next_batch():
@@ -44,6 +51,7 @@ def tiny_context(space: str = "nb201", total_passes: int = 20, seed: int = 0, ba
         train_size=64,
         seed=seed,
         rng=np.random.default_rng(seed),
+        device=torch.device(device),
     )
 
 

@@ -74,7 +74,7 @@ class FlowLayer(nn.Module):
     def forward(self, x, op_emb, live, frm, to, is_input):
         s = x @ self.weight  # (nodes, out)
         attn = torch.sigmoid(self.op_attention(op_emb)) * live.unsqueeze(-1)  # (edges, out)
-        out = torch.zeros_like(s).index_add(0, to, attn * s[frm])
+        out = torch.zeros_like(s).index_add(0, to, (attn * s[frm]).to(s.dtype))  # one dtype under bf16 autocast
         return out + s * is_input  # residual for input nodes only (adds exact zeros elsewhere)
 
 

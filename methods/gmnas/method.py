@@ -83,20 +83,21 @@ class GradientMatch:
     def add(self, grads: list[torch.Tensor]) -> None:
         if len(grads) != self.n_ops:
             raise ValueError(f"expected {self.n_ops} gradients, got {len(grads)}")
+        # the sums stay on the gradients' device (a resumed total comes back on the CPU: moved once)
         if self.average == "distance":
             d = cosine_distances(grads)
-            self.total = d if self.total is None else self.total + d
+            self.total = d if self.total is None else self.total.to(d.device) + d
         else:
             g = [v.detach().double().clone() for v in grads]
-            self.total = g if self.total is None else [a + b for a, b in zip(self.total, g)]
+            self.total = g if self.total is None else [a.to(b.device) + b for a, b in zip(self.total, g)]
         self.count += 1
 
     def distances(self) -> np.ndarray:
         if self.count == 0:
             raise ValueError("no mini-batch was added")
         if self.average == "distance":
-            return (self.total / self.count).numpy()
-        return cosine_distances([t / self.count for t in self.total]).numpy()
+            return (self.total / self.count).cpu().numpy()  # once per scored edge, not per batch
+        return cosine_distances([t / self.count for t in self.total]).cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
         return {"count": self.count, "total": self.total}
@@ -212,7 +213,8 @@ class GMNAS(SPOS):
         (so a restart depends on the run's seed only, not on what else used torch's RNG)."""
         if seed is None:
             seed = int(self.ctx.rng.integers(2**62))
-        with torch.random.fork_rng(devices=[]):
+        device = self.ctx.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # manual_seed seeds CUDA too
             torch.manual_seed(seed)
             return self.ctx.build_supernet()
 

@@ -107,17 +107,22 @@ def per_sample_batch(images: torch.Tensor, labels: torch.Tensor, augment: bool) 
 class ReferenceSPOS:
     """The AutoDL/DYNAS SPOS step: uniform arch, forward, CE, backward, clip 5, SGD nesterov."""
 
-    def __init__(self, C: int = 16, N: int = 1, lr: float = 0.025, seed: int = 0, sample_arch=None):
+    def __init__(
+        self, C: int = 16, N: int = 1, lr: float = 0.025, seed: int = 0, sample_arch=None, device: str = "cpu"
+    ):
         """`sample_arch`: a callable giving the next path; by default uniform from `random` (the AutoDL loop).
-        A timing comparison passes the harness's sequence: path cost varies ~5x with its ops."""
+        A timing comparison passes the harness's sequence: path cost varies ~5x with its ops. `device`: where the
+        network trains; batches are prepared per image on the CPU and copied there, as a DataLoader feeds a GPU."""
+        self.device = torch.device(device)
         torch.manual_seed(seed)
         random.seed(seed)
         self.sample_arch = sample_arch or (lambda: tuple(random.randrange(len(OPS)) for _ in EDGE_KEYS))
-        self.net = TinyNetworkRandom(C, N)
+        self.net = TinyNetworkRandom(C, N).to(self.device)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
 
     def step(self, images: torch.Tensor, labels: torch.Tensor) -> int:
         x, y = per_sample_batch(images, labels, augment=True)
+        x, y = x.to(self.device), y.to(self.device)
         arch = self.sample_arch()
         self.net.train()
         self.opt.zero_grad()
@@ -135,11 +140,12 @@ class ReferenceSPOS:
             m.momentum = None
         self.net.train()
         for images, labels in recal_set:
-            self.net(per_sample_batch(images, labels, augment=False)[0], arch)
+            self.net(per_sample_batch(images, labels, augment=False)[0].to(self.device), arch)
         self.net.eval()
         correct = n = 0
         for images, labels in eval_set:
             x, y = per_sample_batch(images, labels, augment=False)
+            x, y = x.to(self.device), y.to(self.device)
             correct += (self.net(x, arch).argmax(1) == y).sum().item()
             n += len(y)
         return 100.0 * correct / n

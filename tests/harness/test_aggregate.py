@@ -242,6 +242,19 @@ def test_pooled_runs_from_other_code_or_cpu_kinds_are_flagged(tmp_path: Path):
     assert len(notes) == 1 and "cpu_capability: AVX2, AVX512" in notes[0] and "git_sha" not in notes[0]
 
 
+def test_where_a_run_ran_is_a_version_not_a_protocol_key(tmp_path: Path):
+    """run.device differs between `--device cpu` and the default: not a protocol difference. A run on a GPU is
+    flagged among CPU runs by its versions (manifests from before device_type count as CPU runs)."""
+    write_run(tmp_path, seed=0, config={"run": {"budget_epochs": 1}})
+    base = {"git_sha": "synthetic", "cpu_capability": "AVX2"}
+    cpu, cuda = {**base, "device_type": "cpu"}, {**base, "device_type": "cuda"}
+    write_run(tmp_path, seed=1, config={"run": {"budget_epochs": 1, "device": "cpu"}}, versions=cpu)
+    assert A.load_runs(tmp_path).notes == []
+    write_run(tmp_path, seed=2, config={"run": {"budget_epochs": 1, "device": "cuda"}}, versions=cuda)
+    notes = A.load_runs(tmp_path).notes
+    assert len(notes) == 1 and "device_type: cpu, cuda" in notes[0]
+
+
 def test_final_predictions_are_the_last_checkpoint(synthetic_root: Path):
     preds = A.load_runs(synthetic_root).final_predictions()
     assert (preds.checkpoint == 1).all()
