@@ -129,14 +129,14 @@ def test_new_run_keys_are_declared_with_defaults():
         "auto",
         False,
         "fp32",
-        False,
+        True,
     )
     for device in ("cpu", "cuda", "cuda:1"):
         assert resolve_config("spos", overrides=[f"run.device={device}"]).run.device == device
     config = resolve_config(
-        "spos", overrides=["run.precision=bf16", "run.deterministic=true", "run.channels_last=true"]
+        "spos", overrides=["run.precision=bf16", "run.deterministic=true", "run.channels_last=false"]
     )
-    assert (config.run.precision, config.run.deterministic, config.run.channels_last) == ("bf16", True, True)
+    assert (config.run.precision, config.run.deterministic, config.run.channels_last) == ("bf16", True, False)
 
 
 def test_recal_batches_may_be_zero_where_the_bn_mode_does_not_recalibrate():
