@@ -95,9 +95,24 @@ def test_plugin_method_runs_on_plugin_space(site, tmp_path):
     assert "conv3x3-conv3x3-conv3x3" in set(predictions["arch"])
 
 
-def test_balanced_sampler_evens_out_op_counts(site, monkeypatch):
-    """The plugin's sampler is a real variant: with a large beta, op counts per slot stay within 1."""
+@pytest.fixture
+def plugin_in_process(site, monkeypatch):
+    """The example plugin importable in this process, its registrations undone afterwards (other tests count
+    the registered methods and spaces)."""
+    from supernet_bench.methods import METHODS, method_names
+    from supernet_bench.spaces import SPACES, space_names
+
+    method_names(), space_names()  # discover the built-ins first, so the snapshot holds them
+    monkeypatch.setattr(METHODS, "_items", dict(METHODS._items))
+    monkeypatch.setattr(SPACES, "_items", dict(SPACES._items))
     monkeypatch.syspath_prepend(str(site))
+    yield
+    for name in [m for m in sys.modules if m.startswith("supernet_bench_example")]:
+        del sys.modules[name]
+
+
+def test_balanced_sampler_evens_out_op_counts(plugin_in_process):
+    """The plugin's sampler is a real variant: with a large beta, op counts per slot stay within 1."""
     import numpy as np
     from supernet_bench_example.method import BalancedSPOS
     from supernet_bench_example.space import ChainSpace
@@ -118,6 +133,14 @@ def test_balanced_sampler_evens_out_op_counts(site, monkeypatch):
     for _ in range(300):
         uniform.sample()
     assert max(int(n.max() - n.min()) for n in uniform.counts) > 1  # SPOS's uniform draw drifts
+
+
+def test_plugin_registrations_do_not_leak():
+    """Runs after the in-process test: the registries hold only the built-in names again."""
+    from supernet_bench.methods import METHODS
+    from supernet_bench.spaces import SPACES
+
+    assert "spos-balanced" not in METHODS and "chain" not in SPACES
 
 
 def _can_build_wheels() -> bool:

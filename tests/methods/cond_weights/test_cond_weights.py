@@ -98,7 +98,8 @@ def _fake_sequential_space():
     return types.SimpleNamespace(
         name="fake-seq",
         label="fake-seq",
-        sequential=True,
+        sequential=True,  # with stage_slices: the SequentialLayers capability
+        stage_slices=lambda: (range(8),),
         slots=tuple(Slot(f"l{i}", ("a", "b", "skip")) for i in range(8)),
     )
 
