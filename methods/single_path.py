@@ -23,6 +23,9 @@ from supernet_bench.methods.sampling import SAMPLERS
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 LR_SCHEDULES = ("cosine", "constant")
+ZERO_GRAD_MODES = ("zeros", "none")
+"""zeros: `zero_grad()` writes zeros (torch 1.x, what every reference code ran), so an op off the sampled path
+still gets a momentum and weight-decay update; none: grads set to None (torch 2.x default), so SGD skips it."""
 
 
 class SinglePathTrainer:
@@ -44,7 +47,7 @@ class SinglePathTrainer:
         nesterov: bool = True,
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
+        zero_grad: str = "zeros",
         calr: CaLR | None = None,
         ms: MomentumSeparation | None = None,
     ):
@@ -54,6 +57,8 @@ class SinglePathTrainer:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         if sampler not in SAMPLERS:
             raise BenchError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+        if zero_grad not in ZERO_GRAD_MODES:
+            raise BenchError(f"zero_grad must be one of {ZERO_GRAD_MODES}, got {zero_grad!r}")
         if sampler == "fair" and calr is not None and not space.product_space:
             raise BenchError(
                 f"fairnas+calr cannot run on space {space.label}: strict-fairness paths leave the space "
@@ -65,7 +70,7 @@ class SinglePathTrainer:
         self.paths_per_step = 1 if sampler == "uniform" else max(len(m) for m in mask)
         self.total_steps = max(1, total_passes // self.paths_per_step)
         self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
-        self.grad_clip, self.set_to_none = grad_clip, zero_grad_set_to_none
+        self.grad_clip, self.set_to_none = grad_clip, zero_grad == "none"
         self.calr, self.ms = calr, ms
         self.calr_mode = None
         if calr is not None:
@@ -155,12 +160,12 @@ class SPOS(Method):
         nesterov: bool = True,
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
+        zero_grad: str = "zeros",
         policies: list[Policy] | tuple = (),
     ):
         self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
-        self.grad_clip, self.zero_grad_set_to_none = grad_clip, zero_grad_set_to_none
+        self.grad_clip, self.zero_grad = grad_clip, zero_grad
         self.policies = list(policies)
 
     def trainer_kwargs(self) -> dict[str, Any]:
@@ -173,7 +178,7 @@ class SPOS(Method):
             nesterov=self.nesterov,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
-            zero_grad_set_to_none=self.zero_grad_set_to_none,
+            zero_grad=self.zero_grad,
         )
 
     def make_trainer(
