@@ -129,6 +129,9 @@ class SinglePathTrainer:
             "supernet": self.supernet.state_dict(),
             "optimizers": [o.state_dict() for o in self.optimizers],
             "t": self.t,
+            # with zero_grad="zeros" a parameter that ever had a gradient keeps a (zeroed) one, and SGD keeps
+            # updating it; a resumed run must have the same ones
+            "has_grad": [p.grad is not None for p in self.supernet.parameters()],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -136,6 +139,8 @@ class SinglePathTrainer:
         for o, s in zip(self.optimizers, state["optimizers"]):
             o.load_state_dict(s)
         self.t = state["t"]
+        for p, has in zip(self.supernet.parameters(), state["has_grad"], strict=True):
+            p.grad = torch.zeros_like(p) if has else None
 
 
 def split_policies(policies: list[Policy]) -> tuple[CaLR | None, MomentumSeparation | None]:

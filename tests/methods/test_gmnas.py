@@ -274,3 +274,41 @@ def test_bad_options_are_refused():
         make(gm_average="both")
     with pytest.raises(BenchError, match="cannot split"):
         make(splits=7)
+
+
+# --- matching batches: the paper's M by default, charged in full; connected base paths ---------------------------
+def test_default_matching_uses_the_papers_100_batches_whatever_the_budget():
+    method, _ = make(total_passes=20_000, gm_budget_fraction=None)
+    plan = method.plan
+    assert plan["gm_batches"] == plan["gm_batches_requested"] == 100 and plan["edges_scored_per_split"] == [6, 5]
+    assert plan["gm_passes_planned"] == 100 * 80 and plan["gm_passes_per_batch"] == 80
+    assert plan["warmup_passes_per_supernet"] == math.floor(12_000 * 20 / 260)
+
+
+def test_a_budget_that_cannot_pay_for_matching_is_refused_and_gm_batches_lowers_it():
+    with pytest.raises(BenchError, match=r"100 gradient-matching batches .* 8000 passes .* 3179; lower methods.gmnas"):
+        make(total_passes=3179, gm_budget_fraction=None)
+    method, _ = make(total_passes=3179, gm_budget_fraction=None, gm_batches=10)
+    assert method.plan["gm_batches"] == 10 and method.plan["gm_passes_planned"] == 800
+    assert method.decisions()["plan"]["gm_batches"] == 10  # the manifest records M
+
+
+def test_base_paths_are_connected():
+    from supernet_bench.spaces.nb201.space import is_connected
+
+    method, ctx = make()
+    paths = [method._base_path(ctx.space.allowed) for _ in range(300)]
+    assert all(is_connected(p) for p in paths)
+    rng = np.random.default_rng(0)
+    raw = [ctx.space.sample(rng, ctx.space.allowed) for _ in range(300)]
+    assert not all(is_connected(p) for p in raw)  # the check has something to reject
+
+
+def test_restart_ablation_is_a_shipped_suite():
+    from supernet_bench.config import resolve_config
+    from supernet_bench.suite import load_suite
+
+    suite = load_suite("proxy-gmnas-no-restart")
+    assert suite.methods == ("gmnas",) and suite.profile == "proxy"
+    config = resolve_config("gmnas", profile=suite.profile, overrides=list(suite.overrides))
+    assert create_method("gmnas", config.method_params()).restart is False
