@@ -7,6 +7,7 @@ architecture sample -> metrics vs ground truth -> atomic write + resume state) f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import random
@@ -26,6 +27,8 @@ from supernet_bench.budget import Budget
 from supernet_bench.config import RunConfig
 from supernet_bench.core.errors import BenchError
 from supernet_bench.evaluation import score_architectures
+from supernet_bench.lineages import lineage_rows as make_lineage_rows
+from supernet_bench.lineages import run_lineages
 from supernet_bench.lock import DirLock
 from supernet_bench.methods import create_method
 from supernet_bench.methods.base import TrainContext
@@ -234,6 +237,7 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
 
     metrics_rows: list[dict] = []
     prediction_rows: list[dict] = []
+    lineage_rows: list[dict] = []
     passes, train_wall, eval_wall, next_cp = 0, 0.0, 0.0, 0
     if resume and store.has_state():
         state = store.load_state()
@@ -245,6 +249,7 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
         _set_rng_state(rng, state["rng"])
         passes, train_wall, eval_wall = state["passes"], state["train_wall_s"], state["eval_wall_s"]
         next_cp, metrics_rows, prediction_rows = state["next_checkpoint"], state["metrics"], state["predictions"]
+        lineage_rows = state["lineages"]
     store.write_manifest(manifest)
 
     recal = D.fixed_batches(
@@ -326,7 +331,12 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
                     "complexity": float(complexity[i]),
                 }
             )
+        lineages = run_lineages(method, space, passes)
+        lineage_rows += make_lineage_rows(
+            lineages, space, archs, arch_strings, score, primary, {**keys, "checkpoint": cp, "passes": passes}
+        )
         store.write_results(metrics_rows, prediction_rows)
+        store.write_lineages(lineage_rows)
         store.save_state(
             {
                 "method": method.state_dict(),
@@ -338,11 +348,14 @@ def _run_locked(config: RunConfig, store: RunStore, data_dir: Path, resume: bool
                 "next_checkpoint": cp + 1,
                 "metrics": metrics_rows,
                 "predictions": prediction_rows,
+                "lineages": lineage_rows,
             }
         )
     bar.close()
     manifest["status"] = "complete"
     manifest["method"]["decisions"] = method.decisions()
+    # passes per lineage at the end of the run (harness/lineages.py)
+    manifest["method"]["lineages"] = [dataclasses.asdict(x) for x in run_lineages(method, space, passes)]
     manifest["timing"] = {"train_wall_s": train_wall, "eval_wall_s": eval_wall, "total_wall_s": train_wall + eval_wall}
     store.write_manifest(manifest)
     store.clear_state()

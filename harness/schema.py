@@ -2,6 +2,7 @@
 
 metrics.parquet: one row per (checkpoint, ground-truth column).
 predictions.parquet: one row per (checkpoint, architecture).
+lineages.parquet: one row per (checkpoint, lineage) (harness/lineages.py).
 manifest.json: see `Manifest`.
 """
 
@@ -56,6 +57,25 @@ PREDICTIONS_SCHEMA = pa.schema(
         pa.field("loss", pa.float64()),  # supernet mean cross-entropy on the evaluation split
         pa.field("gt", pa.float64()),  # primary ground truth
         pa.field("complexity", pa.float64()),  # #params of the stand-alone network
+    ]
+)
+
+LINEAGES_SCHEMA = pa.schema(
+    RUN_KEYS
+    + [
+        pa.field("checkpoint", pa.int64()),
+        pa.field("passes", pa.int64()),  # the run's passes when scored
+        pa.field("lineage", pa.string()),  # sub-supernet / leaf name ("all" for a method that never splits)
+        pa.field("own_passes", pa.int64()),  # spent on it since it was split off (training + matching)
+        pa.field("lineage_passes", pa.int64()),  # own + every ancestor's (one-shot phase, warm-ups, matching)
+        pa.field("weight_passes", pa.int64()),  # training passes behind the weights it scores with
+        pa.field("n_archs", pa.int64()),  # scored architectures it owns
+        pa.field("kendall_tau", pa.float64()),  # tau-b among those (NaN below 2 or constant)
+        pa.field("global_kendall_tau", pa.float64()),  # tau-b over every scored architecture (primary GT)
+        pa.field("best_arch", pa.string()),  # its best architecture by supernet score (null if it owns none)
+        pa.field("best_score", pa.float64()),
+        pa.field("best_gt", pa.float64()),  # primary GT of best_arch
+        pa.field("selected", pa.bool_()),  # best_arch with the highest GT across lineages: GM-NAS's selection
     ]
 )
 

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
-from supernet_bench.methods.base import ScoringModel, TrainContext
+from supernet_bench.methods.base import Lineage, ScoringModel, TrainContext
 from supernet_bench.methods.mincut import balanced_mincut
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask
@@ -120,6 +120,9 @@ class _Node:
     trainer: SinglePathTrainer
     horizon: int  # the trainer's total_passes (its LR schedule length)
     trained: int = 0
+    gm_spent: int = 0  # gradient-matching passes spent on it
+    base_passes: int = 0  # every ancestor's training and matching passes
+    base_weight_passes: int = 0  # ancestors' training passes its weights carry (0 after a restart)
 
 
 @register_method("gmnas")
@@ -327,6 +330,7 @@ class GMNAS(SPOS):
                 torch.cat([(gi if gi is not None else torch.zeros_like(p)).reshape(-1) for gi, p in zip(g, params)])
             )
         gm["acc"].add(grads)
+        node.gm_spent += len(ops)
         gm["batch_i"] += 1
         if gm["batch_i"] == self.plan["gm_batches"]:
             gm["distances"].append(gm["acc"].distances())
@@ -356,6 +360,8 @@ class GMNAS(SPOS):
                 child = self._node(name, mask, copy.deepcopy(node.trainer.supernet), node.horizon)
                 child.trainer.optimizers[0].load_state_dict(copy.deepcopy(node.trainer.optimizers[0].state_dict()))
                 child.trainer.t = node.trainer.t
+            child.base_passes = node.base_passes + node.trained + node.gm_spent
+            child.base_weight_passes = 0 if final and self.restart else node.base_weight_passes + node.trained
             self.pending.append(child)
         slot_name = space.slots[edge].name
         self.split_log.append(
@@ -413,6 +419,13 @@ class GMNAS(SPOS):
             "supernets": [{"name": n.name, "mask": self._mask_names(n.mask)} for n in self.frontier()],
         }
 
+    def lineages(self) -> list[Lineage]:
+        out = []
+        for n in self.frontier():
+            own = n.trained + n.gm_spent
+            out.append(Lineage(n.name, n.mask, own, n.base_passes + own, n.base_weight_passes + n.trained))
+        return out
+
     def diagnostics(self) -> dict[str, float]:
         return {"level": float(self.level), "supernets": float(len(self.frontier()))}
 
@@ -425,13 +438,17 @@ class GMNAS(SPOS):
             "trainer": n.trainer.state_dict(),
             "horizon": n.horizon,
             "trained": n.trained,
+            "gm_spent": n.gm_spent,
+            "base_passes": n.base_passes,
+            "base_weight_passes": n.base_weight_passes,
         }
 
     def _load_node(self, s: dict[str, Any]) -> _Node:
         net = self._fresh_supernet(seed=0)  # its weights are overwritten below
         node = self._node(s["name"], tuple(frozenset(m) for m in s["mask"]), net, s["horizon"])
         node.trainer.load_state_dict(s["trainer"])
-        node.trained = s["trained"]
+        node.trained, node.gm_spent = s["trained"], s["gm_spent"]
+        node.base_passes, node.base_weight_passes = s["base_passes"], s["base_weight_passes"]
         return node
 
     def state_dict(self) -> dict[str, Any]:
