@@ -29,6 +29,8 @@ from supernet_bench.config import RunConfig, config_diff, flat_keys
 from supernet_bench.core.errors import BenchError
 from supernet_bench.divergence import Diverged, is_bad, watch_losses, worst_loss
 from supernet_bench.evaluation import score_architectures
+from supernet_bench.lineages import lineage_rows as make_lineage_rows
+from supernet_bench.lineages import run_lineages
 from supernet_bench.lock import DirLock
 from supernet_bench.methods import check_supported, create_method
 from supernet_bench.methods.base import TrainContext
@@ -278,6 +280,8 @@ class Progress:
     next_checkpoint: int = 0
     metrics: list[dict] = field(default_factory=list)
     predictions: list[dict] = field(default_factory=list)
+    lineages: list[dict] = field(default_factory=list)  # harness/lineages.py rows per checkpoint
+    timing: dict[str, float] = field(default_factory=lambda: {"recal_s": 0.0})  # BN recalibration within eval
 
 
 def setup_run(config: RunConfig, data_dir: Path, settings: DV.DeviceSettings | None = None) -> Setup:
@@ -447,8 +451,10 @@ def _restore(store: RunStore, method, stream, rng, run_id: str) -> Progress:
         state["next_checkpoint"],
         state["metrics"],
         state["predictions"],
+        state.get("lineages", []),
+        state.get("timing", {"recal_s": 0.0}),
     )
-    for row in (*done.metrics, *done.predictions):  # rows written before run ids were config hashes
+    for row in (*done.metrics, *done.predictions, *done.lineages):  # rows written before run ids were config hashes
         row["run_id"] = run_id
     return done
 
@@ -500,7 +506,11 @@ def _run_locked(
     done = _restore(store, method, stream, rng, manifest.run_id) if previous and store.has_state() else Progress()
     store.write_manifest(manifest.to_dict())
     _train_and_score(config, settings, setup, method, stream, rng, store, manifest, done, progress, log)
-    store.write_manifest(manifest.completed(method.decisions(), done.train_wall_s, done.eval_wall_s).to_dict())
+    lineages = [dataclasses.asdict(x) for x in run_lineages(method, setup.space, done.passes)]
+    completed = manifest.completed(
+        method.decisions(), done.train_wall_s, done.eval_wall_s, lineages=lineages, recal_wall_s=done.timing["recal_s"]
+    )
+    store.write_manifest(completed.to_dict())
     store.clear_state()
     return store.root
 
@@ -551,6 +561,7 @@ def _train_and_score(
                     config.eval.bn_mode,
                     sbar.update,
                     cache=settings.forward_cache,
+                    timing=done.timing,
                 )
         done.eval_wall_s += time.perf_counter() - t0
         score = acc if config.eval.score == "accuracy" else -loss
@@ -558,7 +569,14 @@ def _train_and_score(
         done.metrics += metrics_rows(config, setup, keys, cp, done, acc, score, diagnostics)
         done.predictions += prediction_rows(config, setup, keys, cp, done.passes, acc, loss, score)
         done.next_checkpoint = cp + 1
+        primary = setup.gt_values[config.gt]
+        checkpoint_keys = {**keys, "checkpoint": cp, "passes": done.passes}
+        done.lineages += make_lineage_rows(
+            run_lineages(method, setup.space, done.passes),
+            setup.space, setup.archs, setup.arch_strings, score, primary, checkpoint_keys,
+        )  # fmt: skip
         store.write_results(done.metrics, done.predictions)
+        store.write_lineages(done.lineages)
         store.save_state(
             {
                 "method": method.state_dict(),

@@ -2,6 +2,7 @@
 
 metrics.parquet: one row per (checkpoint, ground-truth column).
 predictions.parquet: one row per (checkpoint, architecture).
+lineages.parquet: one row per (checkpoint, lineage) (harness/lineages.py).
 manifest.json: see `Manifest`.
 """
 
@@ -59,6 +60,25 @@ PREDICTIONS_SCHEMA = pa.schema(
     ]
 )
 
+LINEAGES_SCHEMA = pa.schema(
+    RUN_KEYS
+    + [
+        pa.field("checkpoint", pa.int64()),
+        pa.field("passes", pa.int64()),  # the run's passes when scored
+        pa.field("lineage", pa.string()),  # sub-supernet / leaf name ("all" for a method that never splits)
+        pa.field("own_passes", pa.int64()),  # spent on it since it was split off (training + matching)
+        pa.field("lineage_passes", pa.int64()),  # own + every ancestor's (one-shot phase, warm-ups, matching)
+        pa.field("weight_passes", pa.int64()),  # training passes behind the weights it scores with
+        pa.field("n_archs", pa.int64()),  # scored architectures it owns
+        pa.field("kendall_tau", pa.float64()),  # tau-b among those (NaN below 2 or constant)
+        pa.field("global_kendall_tau", pa.float64()),  # tau-b over every scored architecture (primary GT)
+        pa.field("best_arch", pa.string()),  # its best architecture by supernet score (null if it owns none)
+        pa.field("best_score", pa.float64()),
+        pa.field("best_gt", pa.float64()),  # primary GT of best_arch
+        pa.field("selected", pa.bool_()),  # best_arch with the highest GT across lineages: GM-NAS's selection
+    ]
+)
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -82,7 +102,20 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def completed(self, decisions: dict[str, Any], train_wall_s: float, eval_wall_s: float) -> Manifest:
-        """The manifest of the finished run: final method decisions and wall times."""
+    def completed(
+        self,
+        decisions: dict[str, Any],
+        train_wall_s: float,
+        eval_wall_s: float,
+        lineages: list[dict[str, Any]] | None = None,
+        recal_wall_s: float | None = None,
+    ) -> Manifest:
+        """The manifest of the finished run: final method decisions, passes per lineage (harness/lineages.py)
+        and wall times (BN recalibration's share of eval_wall_s apart, to size eval.recal_batches)."""
         timing = {"train_wall_s": train_wall_s, "eval_wall_s": eval_wall_s, "total_wall_s": train_wall_s + eval_wall_s}
-        return replace(self, status="complete", method={**self.method, "decisions": decisions}, timing=timing)
+        if recal_wall_s is not None:
+            timing["recal_wall_s"] = recal_wall_s
+        method = {**self.method, "decisions": decisions}
+        if lineages is not None:
+            method["lineages"] = lineages
+        return replace(self, status="complete", method=method, timing=timing)

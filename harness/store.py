@@ -1,4 +1,4 @@
-"""One directory per run: manifest.json, metrics.parquet, predictions.parquet, and state.pt while
+"""One directory per run: manifest.json, metrics.parquet, predictions.parquet, lineages.parquet, and state.pt while
 the run is in progress. Every file is replaced atomically; a run is complete only when its
 manifest says so, and `state.pt` (written after each checkpoint) lets --resume continue it.
 """
@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import torch
 from supernet_bench.core.atomic import atomic_write, atomic_write_json, atomic_write_table
 from supernet_bench.core.errors import BenchError
-from supernet_bench.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from supernet_bench.schema import LINEAGES_SCHEMA, METRICS_SCHEMA, PREDICTIONS_SCHEMA
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.parquet"
 PREDICTIONS = "predictions.parquet"
+LINEAGES = "lineages.parquet"
 STATE = "state.pt"
 LOCK = ".lock"
 
@@ -63,6 +64,9 @@ class RunStore:
         atomic_write_table(pa.Table.from_pylist(metrics_rows, schema=METRICS_SCHEMA), self.root / METRICS)
         atomic_write_table(pa.Table.from_pylist(prediction_rows, schema=PREDICTIONS_SCHEMA), self.root / PREDICTIONS)
 
+    def write_lineages(self, rows: list[dict]) -> None:
+        atomic_write_table(pa.Table.from_pylist(rows, schema=LINEAGES_SCHEMA), self.root / LINEAGES)
+
     def save_state(self, state: dict[str, Any]) -> None:
         atomic_write(self.root / STATE, lambda tmp: torch.save(state, tmp))
 
@@ -100,6 +104,9 @@ class RunStore:
 
     def read_predictions(self) -> pa.Table:
         return read_table(self.root / PREDICTIONS, PREDICTIONS_SCHEMA)
+
+    def read_lineages(self) -> pa.Table:
+        return read_table(self.root / LINEAGES, LINEAGES_SCHEMA)
 
 
 def read_table(path: Path, schema: pa.Schema) -> pa.Table:

@@ -53,6 +53,23 @@ class ScoringModel:
     forward: Callable[[torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """One independently trained (sub-)supernet that scores the architectures inside `mask` (split methods).
+
+    own_passes: passes spent on it since it was split off (training and, GM-NAS, gradient matching);
+    lineage_passes: own + every ancestor's (the one-shot phase, warm-ups, matching), so the lineages of a
+    run share their ancestors' passes; weight_passes: the training passes behind the weights it scores
+    with (its own only, after a restart).
+    """
+
+    name: str
+    mask: OpMask
+    own_passes: int
+    lineage_passes: int
+    weight_passes: int
+
+
 class Method(ABC):
     """Base class of every supernet-training method."""
 
@@ -79,6 +96,10 @@ class Method(ABC):
     def decisions(self) -> dict[str, Any]:
         """Run-level decisions (MS edge, split edges...) recorded in the manifest."""
         return {}
+
+    def lineages(self) -> list[Lineage] | None:
+        """The (sub-)supernets scoring architectures now, for split methods; None: one supernet, all passes."""
+        return None
 
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:

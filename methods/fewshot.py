@@ -28,7 +28,7 @@ from typing import Any
 
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
-from supernet_bench.methods.base import ScoringModel, TrainContext, mask_with
+from supernet_bench.methods.base import Lineage, ScoringModel, TrainContext, mask_with
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch
 
@@ -139,6 +139,19 @@ class FewShot(SPOS):
             out["fewshot_ops_without_architectures"] = [slot.ops[o] for o in self.empty_ops]
         for p in self.subs[0].policies:
             out.update(p.decisions())
+        return out
+
+    def lineages(self) -> list[Lineage]:
+        """The one-shot supernet before the split; after it, one lineage per sub-supernet (its split op)."""
+        allowed = self.ctx.space.allowed
+        if self.phase == 0:
+            return [Lineage("oneshot", allowed, self.oneshot_spent, self.oneshot_spent, self.oneshot_spent)]
+        slot = self.ctx.space.slots[self.split_slot]
+        out = []
+        for op, sub in zip(self.split_ops, self.subs, strict=True):
+            own = sub.t * sub.paths_per_step
+            mask = mask_with(allowed, {self.split_slot: op})
+            out.append(Lineage(slot.ops[op], mask, own, self.oneshot_spent + own, self.oneshot_spent + own))
         return out
 
     def diagnostics(self) -> dict[str, float]:

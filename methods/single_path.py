@@ -22,6 +22,9 @@ from supernet_bench.methods.sampling import SAMPLERS
 from supernet_bench.spaces.base import Arch, OpMask, SearchSpace
 
 LR_SCHEDULES = ("cosine", "constant")
+ZERO_GRAD_MODES = ("zeros", "none")
+"""zeros: `zero_grad()` writes zeros (torch 1.x, what every reference code ran), so an op off the sampled path
+still gets a momentum and weight-decay update; none: grads set to None (torch 2.x default), so SGD skips it."""
 
 
 class SinglePathTrainer:
@@ -43,7 +46,7 @@ class SinglePathTrainer:
         nesterov: bool = True,
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
+        zero_grad: str = "zeros",
         policies: list[Policy] | tuple = (),
         exclude_slots: tuple[int, ...] = (),
         like: SinglePathTrainer | None = None,
@@ -57,12 +60,14 @@ class SinglePathTrainer:
             raise BenchError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
         if sampler not in SAMPLERS:
             raise BenchError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+        if zero_grad not in ZERO_GRAD_MODES:
+            raise BenchError(f"zero_grad must be one of {ZERO_GRAD_MODES}, got {zero_grad!r}")
         self.supernet, self.space, self.mask, self.rng = supernet, space, mask, rng
         self.sample = SAMPLERS[sampler]
         self.paths_per_step = 1 if sampler == "uniform" else max(len(m) for m in mask)
         self.total_steps = max(1, total_passes // self.paths_per_step)
         self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
-        self.grad_clip, self.set_to_none = grad_clip, zero_grad_set_to_none
+        self.grad_clip, self.set_to_none = grad_clip, zero_grad == "none"
         setup = TrainerSetup(space, mask, rng, self.paths_per_step, tuple(exclude_slots))
         priors = {type(p): p for p in like.policies} if like is not None else {}
         self.policies = [p.for_trainer(setup, priors.get(type(p))) for p in policies]
@@ -133,6 +138,9 @@ class SinglePathTrainer:
             "supernet": self.supernet.state_dict(),
             "optimizers": [o.state_dict() for o in self.optimizers],
             "t": self.t,
+            # with zero_grad="zeros" a parameter that ever had a gradient keeps a (zeroed) one, and SGD keeps
+            # updating it; a resumed run must have the same ones
+            "has_grad": [p.grad is not None for p in self.supernet.parameters()],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -140,6 +148,8 @@ class SinglePathTrainer:
         for o, s in zip(self.optimizers, state["optimizers"]):
             o.load_state_dict(s)
         self.t = state["t"]
+        for p, has in zip(self.supernet.parameters(), state["has_grad"], strict=True):
+            p.grad = torch.zeros_like(p) if has else None
 
 
 @register_method("spos")
@@ -158,12 +168,12 @@ class SPOS(Method):
         nesterov: bool = True,
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
+        zero_grad: str = "zeros",
         policies: list[Policy] | tuple = (),
     ):
         self.lr, self.lr_min, self.lr_schedule = lr, lr_min, lr_schedule
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
-        self.grad_clip, self.zero_grad_set_to_none = grad_clip, zero_grad_set_to_none
+        self.grad_clip, self.zero_grad = grad_clip, zero_grad
         self.policies = list(policies)
 
     def trainer_kwargs(self) -> dict[str, Any]:
@@ -176,7 +186,7 @@ class SPOS(Method):
             nesterov=self.nesterov,
             weight_decay=self.weight_decay,
             grad_clip=self.grad_clip,
-            zero_grad_set_to_none=self.zero_grad_set_to_none,
+            zero_grad=self.zero_grad,
         )
 
     def make_trainer(

@@ -81,7 +81,7 @@ class CLOSES(CloseTraining):
             lr=self.lr, lr_min=self.lr_min, lr_schedule=self.lr_schedule, lr_factor=self.lr_factor,
             patience_epochs=self.patience_epochs, steps_per_epoch=self.steps_per_epoch, restart_steps=restarts,
             momentum=self.momentum, nesterov=self.nesterov, weight_decay=self.weight_decay,
-            grad_clip=self.grad_clip, zero_grad_set_to_none=self.zero_grad_set_to_none,
+            grad_clip=self.grad_clip, zero_grad=self.zero_grad,
             sample_connected=self.sample_connected,
         )  # fmt: skip
         self.switched_at: int | None = None

@@ -157,7 +157,7 @@ class RestartingTrainer(SinglePathTrainer):
         nesterov: bool,
         weight_decay: float,
         grad_clip: float,
-        zero_grad_set_to_none: bool,
+        zero_grad: str,
         sample_connected: bool = False,
     ):
         if lr_schedule not in LR_SCHEDULES:
@@ -166,7 +166,7 @@ class RestartingTrainer(SinglePathTrainer):
             net, space, mask, rng, total_passes,
             sampler="uniform", lr=lr, lr_min=lr_min, lr_schedule="constant", momentum=momentum,
             nesterov=nesterov, weight_decay=weight_decay, grad_clip=grad_clip,
-            zero_grad_set_to_none=zero_grad_set_to_none,
+            zero_grad=zero_grad,
         )  # fmt: skip
         if sample_connected and not isinstance(space, Connectivity):
             raise BenchError(f"sample_connected: space {space.label} has no is_connected()")
@@ -373,7 +373,7 @@ class CloseTraining(Method):
         nesterov: bool = False,
         weight_decay: float = 5e-4,
         grad_clip: float = 5.0,
-        zero_grad_set_to_none: bool = True,
+        zero_grad: str = "zeros",
         dropout: float = 0.1,
         wit: str = "copy",
         sample_connected: bool = False,
@@ -381,7 +381,7 @@ class CloseTraining(Method):
     ):
         self.lr, self.lr_min, self.lr_schedule, self.lr_factor = lr, lr_min, lr_schedule, lr_factor
         self.patience_fraction, self.momentum, self.nesterov = patience_fraction, momentum, nesterov
-        self.weight_decay, self.grad_clip, self.zero_grad_set_to_none = weight_decay, grad_clip, zero_grad_set_to_none
+        self.weight_decay, self.grad_clip, self.zero_grad = weight_decay, grad_clip, zero_grad
         self.dropout, self.wit, self.sample_connected = dropout, wit, sample_connected
         self.policies = list(policies)
 
@@ -455,7 +455,7 @@ class CLOSE(CloseTraining):
             patience_epochs=self.patience_epochs, steps_per_epoch=self.steps_per_epoch,
             restart_steps=self.restart_steps, momentum=self.momentum, nesterov=self.nesterov,
             weight_decay=self.weight_decay, grad_clip=self.grad_clip,
-            zero_grad_set_to_none=self.zero_grad_set_to_none, sample_connected=self.sample_connected,
+            zero_grad=self.zero_grad, sample_connected=self.sample_connected,
         )  # fmt: skip
 
     @property
@@ -550,7 +550,7 @@ class GateBlocks:
         for p in m.net.gate.last_layer.parameters():
             p.requires_grad_(not frozen)
             if frozen:
-                p.grad = None  # so SGD skips it even with zero_grad(set_to_none=False)
+                p.grad = None  # so SGD skips it even with zero_grad="zeros"
         m.gate_frozen = frozen
 
     def add_block(self, t: int) -> int:

@@ -17,7 +17,7 @@ The LR schedule runs on over the whole budget; only the optimizer's parameter li
   (the original's). Implemented by pointing the copies' optimizer-state entries at one dict, so the
   in-place SGD update of whichever copy is active moves the buffer all copies see.
 In both modes a copy that is not on the sampled path takes no optimizer step at all (no momentum or
-weight-decay update even with zero_grad(set_to_none=False)), as in uninas where only the resident
+weight-decay update even with zero_grad="zeros"), as in uninas where only the resident
 copy is in the optimizer.
 
 Hyperparameter defaults are SPOS's, so cond-weights vs spos isolates the split; the paper's values

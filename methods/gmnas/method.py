@@ -13,11 +13,14 @@ Pipeline (paper Alg. 1-2, RSPS/SPOS base):
    (before that, by the current supernet that holds it).
 
 Budget rule (all in subnet passes; P = the run's budget):
-- gradient matching may cost at most `gm_budget_fraction` of P (default 0.06: the paper's NB201
-  run spends 3000 + 2*5*5*100 = 8000 passes of ~135k, i.e. ~6%). With E = passes one GM batch
-  costs summed over every edge of every split (NB201 full, B=2, T=2: 6*5 + 2*5*5 = 80),
-  M = min(gm_batches, floor(gm_budget_fraction * P / E)). If even M = 1 does not fit, M = 1 and
-  each split scores only a random subset of its candidate edges (at least one) sized to fit.
+- every split scores every unsplit edge on M = `gm_batches` mini-batches (default 100, the reference
+  code's `repeat`), whatever the budget: with E = passes one GM batch costs summed over every edge of
+  every split (NB201 full, B=2, T=2: 6*5 + 2*5*5 = 80), matching costs M*E passes (paper NB201 run:
+  8000 of ~135k). A budget that cannot pay for it is refused; a profile lowers `gm_batches` explicitly
+  (the manifest records M). Deciding splits from 1-2 batches makes them close to random.
+- `gm_budget_fraction` (off by default) is the opt-in cap for tiny budgets (smoke, tests):
+  M = min(gm_batches, floor(gm_budget_fraction * P / E)); if even M = 1 does not fit, M = 1 and each
+  split scores only a random subset of its candidate edges (at least one) sized to fit.
 - the rest R = P - (planned GM passes) is shared like the paper's epochs: each supernet of a
   splitting level trains `warmup_share` units and each leaf `leaf_share` units
   (20 and 50: 20 + 2*20 + 4*50 = 260 units on NB201), i.e. warm-up passes = R*20/260 per supernet.
@@ -33,8 +36,11 @@ stops around mid-way). Warm-up levels share one cosine schedule per lineage (T*w
 passes), inherited by the children with the optimizer state.
 `restart=False` keeps the last split's inherited weights (the paper's no-restart ablation). Restarted
 leaves are initialised under a seed drawn from the method's RNG, so they depend on the run's seed
-only. Base paths are drawn uniformly in the mask as in the code (no retry when edge e is off the path).
-Optimizer defaults are SPOS's (the code's RSPS values: lr 0.025 -> 0.001, wd 1e-4, nesterov, clip 5).
+only. Base paths are drawn uniformly in the mask and, on spaces that can tell (`is_connected`: NB201), redrawn
+until the output is reachable from the input, as the code's check_connect does; the op then put on edge e
+may still cut the path (the code does not retry for that either).
+Optimizer defaults are SPOS's (lr 0.025 -> 0, wd 5e-4, nesterov, clip 5), as Few-Shot's; the code's RSPS
+values (lr_min 0.001, weight_decay 1e-4) are settable.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from supernet_bench.core.errors import BenchError
 from supernet_bench.methods import register_method
-from supernet_bench.methods.base import ScoringModel, TrainContext
+from supernet_bench.methods.base import Lineage, ScoringModel, TrainContext
 from supernet_bench.methods.gmnas.mincut import balanced_mincut
 from supernet_bench.methods.single_path import SPOS, SinglePathTrainer
 from supernet_bench.spaces.base import Arch, OpMask
@@ -57,6 +63,7 @@ from supernet_bench.spaces.capabilities import IOModules, OwnSharedParams
 
 GM_AVERAGES = ("distance", "gradient")
 LEAF_LR_HORIZONS = ("leaf", "lineage")
+MAX_BASE_DRAWS = 1000
 IO_MODULES = ("stem", "head", "classifier")
 """Top-level supernet modules outside w_s (a supernet may name its own in `io_modules`)."""
 
@@ -115,6 +122,9 @@ class _Node:
     trainer: SinglePathTrainer
     horizon: int  # the trainer's total_passes (its LR schedule length)
     trained: int = 0
+    gm_spent: int = 0  # gradient-matching passes spent on it
+    base_passes: int = 0  # every ancestor's training and matching passes
+    base_weight_passes: int = 0  # ancestors' training passes its weights carry (0 after a restart)
 
 
 @register_method("gmnas")
@@ -130,7 +140,7 @@ class GMNAS(SPOS):
         warmup_share: float = 20.0,
         leaf_share: float = 50.0,
         gm_batches: int = 100,
-        gm_budget_fraction: float = 0.06,
+        gm_budget_fraction: float | None = None,
         gm_average: str = "distance",
         restart: bool = True,
         leaf_lr_horizon: str = "leaf",
@@ -148,8 +158,11 @@ class GMNAS(SPOS):
             raise BenchError(f"gmnas: need splits >= 1 and branches >= 2, got {self.splits}, {self.branches}")
         if self.warmup_share < 0 or self.leaf_share <= 0:
             raise BenchError("gmnas: warmup_share must be >= 0 and leaf_share > 0")
-        if self.gm_batches < 1 or not 0.0 <= self.gm_budget_fraction < 1.0:
-            raise BenchError("gmnas: gm_batches must be >= 1 and gm_budget_fraction in [0, 1)")
+        if self.gm_batches < 1:
+            raise BenchError(f"gmnas: gm_batches must be >= 1, got {self.gm_batches}")
+        fraction = self.gm_budget_fraction
+        if fraction is not None and (not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0):
+            raise BenchError(f"gmnas: gm_budget_fraction must be in [0, 1) or unset, got {self.gm_budget_fraction}")
         if self.gm_average not in GM_AVERAGES:
             raise BenchError(f"gmnas: gm_average must be one of {GM_AVERAGES}, got {self.gm_average!r}")
         if self.leaf_lr_horizon not in LEAF_LR_HORIZONS:
@@ -171,20 +184,27 @@ class GMNAS(SPOS):
 
         full_edges = [len(counts) - t for t in range(T)]
         per_batch = sum(B**t * cost(full_edges[t]) for t in range(T))
-        cap = self.gm_budget_fraction * P
-        m = min(self.gm_batches, math.floor(cap / per_batch))
-        if m >= 1:
-            edges = full_edges
-        else:
-            m, share = 1, cap / per_batch
-            edges = [max(1, math.floor(share * k)) for k in full_edges]
+        m, edges = self.gm_batches, full_edges
+        if self.gm_budget_fraction is not None:
+            cap = self.gm_budget_fraction * P
+            m = min(self.gm_batches, math.floor(cap / per_batch))
+            if m < 1:
+                m, share = 1, cap / per_batch
+                edges = [max(1, math.floor(share * k)) for k in full_edges]
         gm_passes = m * sum(B**t * cost(edges[t]) for t in range(T))
+        if self.gm_budget_fraction is None and gm_passes >= P:
+            raise BenchError(
+                f"gmnas: {m} gradient-matching batches per edge cost {gm_passes} passes ({per_batch} per batch), "
+                f"not less than the run's budget of {P}; lower methods.gmnas.gm_batches"
+            )
         train = max(0, P - gm_passes)
         units = self.warmup_share * sum(B**t for t in range(T)) + self.leaf_share * B**T
         warm = math.floor(train * self.warmup_share / units)
         leaf = math.floor(train * self.leaf_share / units)
         return {
             "gm_batches": m,
+            "gm_batches_requested": self.gm_batches,
+            "gm_passes_per_batch": per_batch,
             "edges_scored_per_split": edges,
             "gm_passes_planned": gm_passes,
             "gm_budget_fraction": self.gm_budget_fraction,
@@ -278,6 +298,16 @@ class GMNAS(SPOS):
         keep.extend(p for p in net.parameters() if id(p) not in skip)
         return keep
 
+    def _base_path(self, mask: OpMask) -> list[int]:
+        """A random path inside `mask`, redrawn until connected where the space can tell (the code's check_connect)."""
+        space = self.ctx.space
+        connected = getattr(space, "is_connected", None)
+        for _ in range(MAX_BASE_DRAWS):
+            arch = space.sample(self.ctx.rng, mask)
+            if connected is None or connected(arch):
+                return list(arch)
+        raise BenchError(f"gmnas: no connected base path in {MAX_BASE_DRAWS} draws from {self._mask_names(mask)}")
+
     def _gm_batch(self) -> int:
         node = self.nodes[self.gm_node]
         if self.gm is None:
@@ -291,7 +321,7 @@ class GMNAS(SPOS):
         net = node.trainer.supernet
         params = self.shared_params(node, edge)
         x, y = self.ctx.next_batch()
-        base = list(self.ctx.space.sample(self.ctx.rng, node.mask))
+        base = self._base_path(node.mask)
         net.train()
         grads = []
         for op in ops:
@@ -302,6 +332,7 @@ class GMNAS(SPOS):
                 torch.cat([(gi if gi is not None else torch.zeros_like(p)).reshape(-1) for gi, p in zip(g, params)])
             )
         gm["acc"].add(grads)
+        node.gm_spent += len(ops)
         gm["batch_i"] += 1
         if gm["batch_i"] == self.plan["gm_batches"]:
             gm["distances"].append(gm["acc"].distances())
@@ -331,6 +362,8 @@ class GMNAS(SPOS):
                 child = self._node(name, mask, copy.deepcopy(node.trainer.supernet), node.horizon)
                 child.trainer.optimizers[0].load_state_dict(copy.deepcopy(node.trainer.optimizers[0].state_dict()))
                 child.trainer.t = node.trainer.t
+            child.base_passes = node.base_passes + node.trained + node.gm_spent
+            child.base_weight_passes = 0 if final and self.restart else node.base_weight_passes + node.trained
             self.pending.append(child)
         slot_name = space.slots[edge].name
         self.split_log.append(
@@ -388,6 +421,13 @@ class GMNAS(SPOS):
             "supernets": [{"name": n.name, "mask": self._mask_names(n.mask)} for n in self.frontier()],
         }
 
+    def lineages(self) -> list[Lineage]:
+        out = []
+        for n in self.frontier():
+            own = n.trained + n.gm_spent
+            out.append(Lineage(n.name, n.mask, own, n.base_passes + own, n.base_weight_passes + n.trained))
+        return out
+
     def diagnostics(self) -> dict[str, float]:
         return {"level": float(self.level), "supernets": float(len(self.frontier()))}
 
@@ -400,13 +440,17 @@ class GMNAS(SPOS):
             "trainer": n.trainer.state_dict(),
             "horizon": n.horizon,
             "trained": n.trained,
+            "gm_spent": n.gm_spent,
+            "base_passes": n.base_passes,
+            "base_weight_passes": n.base_weight_passes,
         }
 
     def _load_node(self, s: dict[str, Any]) -> _Node:
         net = self._fresh_supernet(seed=0)  # its weights are overwritten below
         node = self._node(s["name"], tuple(frozenset(m) for m in s["mask"]), net, s["horizon"])
         node.trainer.load_state_dict(s["trainer"])
-        node.trained = s["trained"]
+        node.trained, node.gm_spent = s["trained"], s["gm_spent"]
+        node.base_passes, node.base_weight_passes = s["base_passes"], s["base_weight_passes"]
         return node
 
     def state_dict(self) -> dict[str, Any]:

@@ -217,3 +217,24 @@ def test_forward_cache_is_exact_when_a_glow_block_serves_several_edges(setup, nu
     acc, loss, hits = score_counting_hits(Close(), archs, evals, recal, mode)
     assert hits > 0
     assert acc.tolist() == [a for a, _ in alone] and loss.tolist() == [l for _, l in alone]
+
+
+def test_recalibration_time_is_measured_apart_and_does_not_change_scores(setup):
+    """timing["recal_s"] holds the BN-preparation seconds only: each recalibration forward here sleeps 20 ms,
+    the evaluation forwards do not."""
+    import time
+
+    net, evals, recal = setup
+
+    def forward(x):
+        if any(m.training for m in batchnorms(net)):  # BN in train mode: a recalibration forward
+            time.sleep(0.02)
+        return net(x, ARCH)
+
+    plain = score_architecture(lambda x: net(x, ARCH), net, evals, recal, "recalibrate")
+    timing: dict[str, float] = {}
+    timed = score_architecture(forward, net, evals, recal, "recalibrate", timing)
+    assert timed == plain
+    assert 0.04 <= timing["recal_s"] < 1.0  # two recalibration batches
+    score_architecture(forward, net, evals, recal * 3, "recalibrate", timing)
+    assert timing["recal_s"] >= 0.04 + 0.12  # accumulates: six more batches

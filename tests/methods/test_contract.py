@@ -16,6 +16,7 @@ from supernet_bench.methods.base import TrainContext
 from supernet_bench.spaces import get_space
 
 TOTAL_PASSES = 6  # small, so budget events (Few-Shot's split, ...) happen within a few steps
+PARAMS = {"gmnas": {"gm_budget_fraction": 0.06}}  # a budget this small cannot pay for full gradient matching
 STEPS = 2
 
 
@@ -49,7 +50,7 @@ def build(name: str, seed: int = 0):
         seed=seed,
         rng=np.random.default_rng(seed),
     )
-    method = create_method(name)
+    method = create_method(name, PARAMS)
     method.setup(ctx)
     return method, ctx, stream
 

@@ -204,7 +204,7 @@ def test_resume_is_identical(crash_at, full_run, resume_config, tmp_path, data_d
     monkeypatch.undo()
     protocol.run(resume_config, root, data_dir=data_dir, resume=True, progress=False)
     wall = ["train_wall_s", "eval_wall_s", "peak_rss_mb"]
-    for table in ("metrics", "predictions"):
+    for table in ("metrics", "predictions", "lineages"):
         want = pq.read_table(full_run / f"{table}.parquet").to_pandas()
         got = pq.read_table(root / f"{table}.parquet").to_pandas()
         want, got = (df.drop(columns=[c for c in wall if c in df.columns]) for df in (want, got))
@@ -212,3 +212,20 @@ def test_resume_is_identical(crash_at, full_run, resume_config, tmp_path, data_d
     metrics = pq.read_table(root / "metrics.parquet").to_pandas()
     phases = metrics.groupby("checkpoint").diagnostics.first().map(lambda d: json.loads(d)["phase"])
     assert list(phases) == [0, 1, 1]  # the cuts fall in the one-shot phase and mid round-robin
+
+
+@pytest.mark.data
+def test_lineages_record_passes_and_within_lineage_kt(full_run):
+    """lineages.parquet: the one-shot supernet, then one row per sub-supernet whose passes add up to the run's."""
+    lin = pq.read_table(full_run / "lineages.parquet").to_pandas()
+    manifest = json.loads((full_run / "manifest.json").read_text())
+    total = manifest["budget"]["total_passes"]
+    first, last = lin[lin.checkpoint == 0], lin[lin.checkpoint == lin.checkpoint.max()]
+    assert list(first.lineage) == ["oneshot"] and first.own_passes.iloc[0] == first.passes.iloc[0]
+    assert list(last.lineage) == manifest["method"]["decisions"]["fewshot_split_ops"]
+    oneshot = manifest["method"]["decisions"]["fewshot_oneshot_passes"]
+    assert oneshot + last.own_passes.sum() == last.passes.iloc[0] >= total
+    assert (last.lineage_passes == oneshot + last.own_passes).all()
+    assert (last.weight_passes == last.lineage_passes).all()
+    assert last.n_archs.sum() == 8 and last.selected.sum() == 1
+    assert [d["own_passes"] for d in manifest["method"]["lineages"]] == list(last.own_passes)

@@ -172,9 +172,9 @@ def test_outputs_unchanged_right_after_the_split():
 
 
 @pytest.mark.parametrize("copy_momentum", ["per-copy", "shared"])
-@pytest.mark.parametrize("set_to_none", [True, False])
-def test_archs_differing_in_a_predecessor_use_different_copies(copy_momentum, set_to_none):
-    method, _ = make(split_fraction=0.0, copy_momentum=copy_momentum, zero_grad_set_to_none=set_to_none)
+@pytest.mark.parametrize("zero_grad", ["none", "zeros"])
+def test_archs_differing_in_a_predecessor_use_different_copies(copy_momentum, zero_grad):
+    method, _ = make(split_fraction=0.0, copy_momentum=copy_momentum, zero_grad=zero_grad)
     method.step()  # splits first (fraction 0), then trains one random path
     assert method.is_split
     w = method.weights

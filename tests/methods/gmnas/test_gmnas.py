@@ -113,6 +113,7 @@ def run():
         plan = method.plan
         spent, phases = [], []
         inherited = before_restart = restarted = None
+        root_spent = None
         while len(spent) < 1000:
             level = method.level
             if level == method.splits - 1 and method.phase == "split" and before_restart is None:
@@ -120,10 +121,12 @@ def run():
             phases.append(method.phase)
             spent.append(method.step())
             if method.level == 1 and level == 0:  # children of the first split, right after it
+                root_spent = sum(spent)
                 inherited = [
                     (n, copy.deepcopy(n.trainer.optimizers[0].state_dict()), n.trainer.t) for n in method.nodes
                 ]
             if method.level == method.splits and restarted is None:
+                before_leaves = sum(spent)
                 restarted = [(n.name, len(n.trainer.optimizers[0].state), n.trainer.t) for n in method.nodes]
             if sum(spent) >= ctx.total_passes:
                 break
@@ -139,6 +142,8 @@ def run():
         inherited=inherited,
         before_restart=before_restart,
         restarted=restarted,
+        root_spent=root_spent,
+        before_leaves=before_leaves,
     )
 
 
@@ -274,3 +279,65 @@ def test_bad_options_are_refused():
         make(gm_average="both")
     with pytest.raises(BenchError, match="cannot split"):
         make(splits=7)
+
+
+# --- matching batches: the paper's M by default, charged in full; connected base paths ---------------------------
+def test_default_matching_uses_the_papers_100_batches_whatever_the_budget():
+    method, _ = make(total_passes=20_000, gm_budget_fraction=None)
+    plan = method.plan
+    assert plan["gm_batches"] == plan["gm_batches_requested"] == 100 and plan["edges_scored_per_split"] == [6, 5]
+    assert plan["gm_passes_planned"] == 100 * 80 and plan["gm_passes_per_batch"] == 80
+    assert plan["warmup_passes_per_supernet"] == math.floor(12_000 * 20 / 260)
+
+
+def test_a_budget_that_cannot_pay_for_matching_is_refused_and_gm_batches_lowers_it():
+    with pytest.raises(BenchError, match=r"100 gradient-matching batches .* 8000 passes .* 3179; lower methods.gmnas"):
+        make(total_passes=3179, gm_budget_fraction=None)
+    method, _ = make(total_passes=3179, gm_budget_fraction=None, gm_batches=10)
+    assert method.plan["gm_batches"] == 10 and method.plan["gm_passes_planned"] == 800
+    assert method.decisions()["plan"]["gm_batches"] == 10  # the manifest records M
+
+
+def test_base_paths_are_connected():
+    from supernet_bench.spaces.nb201.space import is_connected
+
+    method, ctx = make()
+    paths = [method._base_path(ctx.space.allowed) for _ in range(300)]
+    assert all(is_connected(p) for p in paths)
+    rng = np.random.default_rng(0)
+    raw = [ctx.space.sample(rng, ctx.space.allowed) for _ in range(300)]
+    assert not all(is_connected(p) for p in raw)  # the check has something to reject
+
+
+def test_restart_ablation_is_a_shipped_suite():
+    from supernet_bench.config import resolve_config
+    from supernet_bench.suite import load_suite
+
+    suite = load_suite("proxy-gmnas-no-restart")
+    assert suite.methods == ("gmnas",) and suite.profile == "proxy"
+    config = resolve_config("gmnas", profile=suite.profile, overrides=list(suite.overrides))
+    assert create_method("gmnas", config.method_params()).restart is False
+
+
+def test_lineage_passes_add_up_to_the_run(run):
+    """Leaves' own passes + everything before them = the budget; each leaf's lineage counts the root and its
+    parent once; restarted leaves' weights carry only their own training."""
+    method, spent = run["method"], run["spent"]
+    leaves = method.lineages()
+    assert [x.name for x in leaves] == [n.name for n in method.frontier()] and len(leaves) == 4
+    assert sum(x.own_passes for x in leaves) + run["before_leaves"] == sum(spent) == TOTAL
+    root = run["root_spent"]
+    assert sum(x.lineage_passes - x.own_passes for x in leaves) == 4 * root + 2 * (run["before_leaves"] - root)
+    assert all(x.weight_passes == x.own_passes >= run["plan"]["leaf_passes_per_leaf"] for x in leaves)  # + remainder
+
+
+def test_without_restart_leaf_weights_carry_the_warm_ups():
+    method, ctx = make(restart=False)
+    spent = 0
+    while spent < TOTAL:
+        spent += method.step()
+    plan = method.plan
+    gm_on_a_path = plan["gm_batches"] * (6 * 5 + 5 * 5)  # the root scores 6 edges, a child 5, 5 ops each
+    for x in method.lineages():
+        assert x.weight_passes == x.lineage_passes - gm_on_a_path
+        assert x.weight_passes == 2 * plan["warmup_passes_per_supernet"] + x.own_passes
