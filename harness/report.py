@@ -39,9 +39,9 @@ from supernet_bench.core.atomic import atomic_write_table, atomic_write_text
 from supernet_bench.leaderboard import (
     REFERENCE,
     RankSummary,
+    all_reference_rows,
     leaderboard,
     rank_summary,
-    reference_rows,
     write_leaderboard,
 )
 from supernet_bench.signal import signal_rows
@@ -382,7 +382,7 @@ def build_report(
     root, out = Path(root), Path(out)
     runs = load_runs(root)
     summary = summarize(runs.metrics)
-    references, ref_notes = reference_rows(runs, data_dir)
+    references, ref_notes = all_reference_rows(runs, data_dir)
     notes = [*runs.notes, *ref_notes]
     board = leaderboard(summary, references)
     ranks = rank_summary(board)
