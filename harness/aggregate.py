@@ -372,6 +372,7 @@ def summarize(
         row["epoch_equiv"] = float(cell["epoch_equiv"].mean())
         row["passes"] = float(cell["passes"].mean())
         row["primary_gt"] = bool(cell["primary_gt"].all())
+        row["n_archs"] = int(cell["n_archs"].max()) if "n_archs" in cell.columns else 0
         for c in columns:
             st = seed_stats(cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state)
             for stat, value in st.items():

@@ -66,6 +66,7 @@ LEADERBOARD_SCHEMA = pa.schema(
         METRICS_SCHEMA.field("checkpoint"),  # the final checkpoint of the group
         METRICS_SCHEMA.field("budget_fraction"),
         METRICS_SCHEMA.field("epoch_equiv"),  # mean over seeds
+        METRICS_SCHEMA.field("n_archs"),  # architectures scored (P@top-K's resolution, KT's null std)
     ]
     + [pa.field(s, pa.float64()) for s in BOARD_STATS]  # seed statistics (harness/aggregate.py)
     + [
@@ -263,7 +264,8 @@ def leaderboard(summary: pd.DataFrame, references: pd.DataFrame | None = None) -
 
     summary: ``harness.aggregate.summarize`` output. references: rows of ``reference_rows`` (bundle columns)
     and/or ``stored_reference_rows`` (summary columns: seed statistics, ``free``), or None.
-    Rows follow LEADERBOARD_SCHEMA; within a group, ranked methods first (best first), then references.
+    Rows follow LEADERBOARD_SCHEMA; within a group, methods first (by rank group, then mean KT), then
+    references (best first).
     A method is ``below_free`` when its interval's upper end (its mean, with one seed) lies below the best
     free reference's mean KT.
     """
@@ -278,14 +280,14 @@ def leaderboard(summary: pd.DataFrame, references: pd.DataFrame | None = None) -
     final["free"] = False
     parts = [final]
     if references is not None and not references.empty:
-        position = ["checkpoint", "budget_fraction", "epoch_equiv", "primary_gt"]
+        position = [c for c in ("checkpoint", "budget_fraction", "epoch_equiv", "primary_gt", "n_archs") if c in final]
         pos = final.groupby(GROUP_KEYS, dropna=False)[position].first()
         ref = references.drop(columns=[c for c in position if c in references.columns]).copy()
         ref = ref.join(pos, on=GROUP_KEYS, how="inner")
         for stat in BOARD_STATS:
             column = stat[: -len("_mean")] if stat.endswith("_mean") else None
-            if column and column in ref.columns and stat not in ref.columns:
-                ref[stat] = ref[column]
+            if column and column in ref.columns:  # rows with the bare bundle column (GT-table references)
+                ref[stat] = ref[stat].fillna(ref[column]) if stat in ref.columns else ref[column]
         ref["kind"], ref["rank"], ref["rank_group"] = REFERENCE, math.nan, math.nan
         ref["n_seeds"] = ref["n_seeds"].fillna(0) if "n_seeds" in ref.columns else 0
         ref["free"] = ref["free"].fillna(False).astype(bool) if "free" in ref.columns else False
@@ -306,9 +308,11 @@ def leaderboard(summary: pd.DataFrame, references: pd.DataFrame | None = None) -
         below = upper < best[f"{KT}_mean"] if higher_is_better(KT) else upper > best[f"{KT}_mean"]
         board.loc[idx, "below_free"] = (g["kind"] == METHOD) & below
     board["n_seeds"] = board["n_seeds"].fillna(0).astype(int)
+    board["n_archs"] = board["n_archs"].fillna(0).astype(int)
     board["_ref"] = board["kind"] == REFERENCE
     board["_order"] = -board[f"{KT}_mean"] if higher_is_better(KT) else board[f"{KT}_mean"]
-    board = board.sort_values([*GROUP_KEYS, "_ref", "rank", "_order", "method"], na_position="last", kind="stable")
+    order = [*GROUP_KEYS, "_ref", "rank_group", "rank", "_order", "method"]  # rank groups read top-down
+    board = board.sort_values(order, na_position="last", kind="stable")
     return board[LEADERBOARD_SCHEMA.names].reset_index(drop=True)
 
 
