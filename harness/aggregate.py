@@ -182,6 +182,8 @@ def t_interval(values: Iterable[float], *, confidence: float = CONFIDENCE) -> tu
         raise ValueError("values must be finite; drop NaN seeds first")
     if x.size < 2:
         return math.nan, math.nan
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
     mean = float(x.mean())
     half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean - half, mean + half

@@ -151,7 +151,8 @@ def final_kt_figure(board: pd.DataFrame, title: str = "") -> Figure:
         for bar, b in zip(bars, below, strict=True):
             if b:
                 bar.set_hatch("///")
-                bar.set_alpha(0.55)
+                bar.set_edgecolor("0.25")
+                bar.set_alpha(0.6)
     groups = methods["rank_group"].to_numpy(dtype=float) if "rank_group" in methods else np.full(len(y), np.nan)
     ax.set_yticks(y, [f"{m}  [g{int(g)}]" if math.isfinite(g) else m for m, g in zip(methods["method"], groups,
                                                                                      strict=True)])
@@ -159,8 +160,8 @@ def final_kt_figure(board: pd.DataFrame, title: str = "") -> Figure:
     if len(refs):
         ax.legend(fontsize=7, loc="lower right", title="references", title_fontsize=7)
     ax.axvline(0, color="0.6", linewidth=0.8)
-    ax.set_xlabel("Kendall tau at the final checkpoint (mean, 95% t-interval over seeds); [g] = rank group;"
-                  " hatched: interval below the best free reference", fontsize=8)
+    ax.set_xlabel("Kendall tau at the final checkpoint (mean, 95% t-interval over seeds)\n"
+                  "[g] = rank group; hatched: interval below the best free reference", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     if title:
         ax.set_title(title, fontsize=9)

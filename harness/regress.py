@@ -80,6 +80,9 @@ def write_baseline(
     runs = load_runs(root)
     summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
     rows = baseline_rows(summary)
+    refs = _reference_summary(runs)
+    if not refs.empty:  # reference estimators ride along, so a baseline says what the methods had to beat
+        rows = pd.concat([rows, baseline_rows(refs, (KT,))], ignore_index=True)
     recorded = [m.get("versions", {}) for m in runs.manifests.values()]
     shas = sorted({v.get("git_sha", "unknown") for v in recorded})
     cpus = sorted({v.get("cpu_capability", "unknown") for v in recorded})
@@ -90,11 +93,19 @@ def write_baseline(
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git_sha": ",".join(shas),
         "cpu_capability": ",".join(cpus),
+        "references": ",".join(sorted(refs["method"].unique())) if not refs.empty else "",
     }
     table = pa.Table.from_pandas(rows, schema=BASELINE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({f"{_META}{k}".encode(): v.encode() for k, v in meta.items()})
     atomic_write_table(table, path)
     return rows
+
+
+def _reference_summary(runs) -> pd.DataFrame:
+    """Summary rows of the stored reference estimators (harness/references.py); empty when there are none."""
+    if runs.references.empty:
+        return pd.DataFrame()
+    return summarize(runs.references, columns=(KT,), ci_columns=(KT,))
 
 
 def read_baseline(path: str | Path) -> Baseline:
@@ -221,5 +232,13 @@ def regress(
     tol = DEFAULT_TOLERANCE if tol is None else tol
     score_tol = score_tolerance if score_tolerance is not None else baseline.score_tolerance
     metrics = tuple(sorted(baseline.rows["metric"].unique())) or TRACKED
-    summary = summarize(load_runs(root).metrics, columns=metrics, ci_columns=())
-    return compare(baseline.rows, summary, tol, score_tol)
+    runs = load_runs(root)
+    summary = summarize(runs.metrics, columns=metrics, ci_columns=())
+    rows = baseline.rows
+    ref_labels = {x for x in baseline.meta.get("references", "").split(",") if x}
+    refs = _reference_summary(runs)
+    if refs.empty:  # a results root without stored references: they are not checked, not missing
+        rows = rows[~rows["method"].isin(ref_labels)]
+    else:
+        summary = pd.concat([summary, refs], ignore_index=True)
+    return compare(rows, summary, tol, score_tol)

@@ -136,8 +136,10 @@ def jacob_cov_and_naswot(model: nn.Module, arch: Arch, inputs: torch.Tensor, tar
         finally:
             for h in handles:
                 h.remove()
-        out.backward(torch.ones_like(out))
-        jacobian = x.grad.detach().flatten(1).to(torch.float64).numpy()
+        if out.requires_grad:
+            out.backward(torch.ones_like(out))
+        grad = x.grad if x.grad is not None else torch.zeros_like(x)  # output independent of the input
+        jacobian = grad.detach().flatten(1).to(torch.float64).numpy()
     return {"jacob_cov": jacob_cov_score(jacobian), "naswot": naswot_score(codes, inputs.shape[0])}
 
 
