@@ -189,9 +189,12 @@ def t_interval(values: Iterable[float], *, confidence: float = CONFIDENCE) -> tu
     return mean - half, mean + half
 
 
-def seed_stats(values: Iterable[float], *, ci: bool = True, random_state: int = 0) -> dict[str, float]:
-    """n (finite values), mean, std (ddof 1; NaN below 2) and, if ``ci``, ci_low / ci_high of the mean
-    (``t_interval``; ``random_state`` is kept for callers of the former bootstrap and unused).
+def seed_stats(
+    values: Iterable[float], *, ci: bool = True, random_state: int = 0, interval: str = "t"
+) -> dict[str, float]:
+    """n (finite values), mean, std (ddof 1; NaN below 2) and, if ``ci``, ci_low / ci_high of the mean:
+    ``interval`` "t" (``t_interval``, the boards') or "bootstrap" (``bootstrap_ci`` with ``random_state``:
+    about the seeds' min..max, what harness/regress.py's baselines compare against).
 
     values: shape (n_seeds,); NaN seeds (an undefined metric) are left out of every statistic.
     """
@@ -203,7 +206,10 @@ def seed_stats(values: Iterable[float], *, ci: bool = True, random_state: int = 
         "std": float(x.std(ddof=1)) if x.size >= 2 else math.nan,
     }
     if ci:
-        out["ci_low"], out["ci_high"] = t_interval(x)
+        if interval == "bootstrap":
+            out["ci_low"], out["ci_high"] = bootstrap_ci(x, random_state=random_state)
+        else:
+            out["ci_low"], out["ci_high"] = t_interval(x)
     return out
 
 
@@ -358,6 +364,7 @@ def summarize(
     columns: Iterable[str] = SUMMARY_COLUMNS,
     ci_columns: Iterable[str] = CI_COLUMNS,
     random_state: int = 0,
+    interval: str = "t",
 ) -> pd.DataFrame:
     """One row per cell (CELL_KEYS): n_seeds, budget/epoch position and seed statistics of ``columns``.
 
@@ -376,7 +383,9 @@ def summarize(
         row["primary_gt"] = bool(cell["primary_gt"].all())
         row["n_archs"] = int(cell["n_archs"].max()) if "n_archs" in cell.columns else 0
         for c in columns:
-            st = seed_stats(cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state)
+            st = seed_stats(
+                cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state, interval=interval
+            )
             for stat, value in st.items():
                 row[f"{c}_{stat}"] = value
         rows.append(row)

@@ -31,6 +31,7 @@ DEFAULT_SCORE_TOLERANCE = 1.0  # mean supernet accuracy, percentage points (seed
 # Kendall tau is what the check is for; mean supernet accuracy rides along because at small scales
 # (smoke) KT is noise and only the supernet's own accuracy shows that training broke (e.g. LR 0).
 TRACKED = (KT, MEAN_SCORE)
+BASELINE_INTERVAL = "bootstrap"  # harness.aggregate.seed_stats: the band a fresh mean must stay within
 
 BASELINE_SCHEMA = pa.schema(
     [METRICS_SCHEMA.field(k) for k in CELL_KEYS]
@@ -78,7 +79,9 @@ def write_baseline(
     """Summarize the complete runs under ``root`` and write them as a baseline parquet; returns its rows."""
     _check_tolerances(tolerance, score_tolerance)
     runs = load_runs(root)
-    summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
+    # the baseline's band is the percentile bootstrap (about the seeds' min..max), not the boards' t-interval:
+    # a regression is a mean outside the seeds' spread, and a t-band over 3 seeds would hide most of them
+    summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED, interval=BASELINE_INTERVAL)
     rows = baseline_rows(summary)
     refs = _reference_summary(runs)
     if not refs.empty:  # reference estimators ride along, so a baseline says what the methods had to beat
@@ -105,7 +108,7 @@ def _reference_summary(runs) -> pd.DataFrame:
     """Summary rows of the stored reference estimators (harness/references.py); empty when there are none."""
     if runs.references.empty:
         return pd.DataFrame()
-    return summarize(runs.references, columns=(KT,), ci_columns=(KT,))
+    return summarize(runs.references, columns=(KT,), ci_columns=(KT,), interval=BASELINE_INTERVAL)
 
 
 def read_baseline(path: str | Path) -> Baseline:
