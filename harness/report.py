@@ -43,6 +43,7 @@ from supernet_bench.leaderboard import (
     REFERENCE,
     RankSummary,
     all_reference_rows,
+    best_free,
     improvement_matrix,
     leaderboard,
     rank_summary,
@@ -414,18 +415,27 @@ def build_report(
     root: str | Path, out: str | Path, data_dir: str | Path | None = None, title: str | None = None
 ) -> Report:
     """Aggregate every complete run under ``root`` and write the report files into ``out``."""
+    from supernet_bench import budget_sweep as B
     from supernet_bench import figures as F
     from supernet_bench.caveats import board_caveats
     from supernet_bench.protocol import git_sha
 
     root, out = Path(root), Path(out)
     runs = load_runs(root)
+    sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
+    if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure
+        runs.notes.append(
+            "budget sweep: the leaderboard and curves show each method's largest budget; the budget-sweep "
+            "figure shows every budget (separate runs, each a full schedule)"
+        )
+        runs.metrics = B.largest_budget_runs(runs)
     summary = summarize(runs.metrics)
     references, ref_notes = all_reference_rows(runs, data_dir)
     notes = [*runs.notes, *ref_notes]
     board = leaderboard(summary, references)
     ranks = rank_summary(board)
     predictions = runs.final_predictions()
+    predictions = predictions[predictions["run_path"].isin(set(runs.metrics["run_path"]))]
     if runs.incomplete:
         notes.append(f"{len(runs.incomplete)} incomplete run(s) left out: {', '.join(runs.incomplete)}")
     report = Report(out=out, summary=summary, board=board, ranks=ranks, notes=notes)
@@ -462,6 +472,20 @@ def build_report(
              f"{name}: within-run checkpoint curves, KT vs epoch-equivalents (mean, {CI_LABEL} band); the "
              "checkpoints of one cosine schedule, not shorter runs (for budgets, see the budget-sweep figure)")
         )
+        g_sweep = select_group(sweep, group) if not sweep.empty else sweep
+        if not g_sweep.empty:
+            best = best_free(g_board)
+            if best is not None:
+                label = f"the best free reference, {best['method']}"
+                lines = B.crossover_lines(g_sweep, float(best[f"{KT}_mean"]), label)
+            else:
+                lines = ["no free reference stored: run `supernet-bench references` for the crossover budgets"]
+            report.caveats[group][0].extend(lines)
+            report.figures.append(
+                (F.save(F.budget_figure(g_sweep, refs, name, lines), fig_dir / f"budget_sweep_{slug}.png"),
+                 f"{name}: final KT vs training budget from separate runs (log x, {CI_LABEL} band); "
+                 + "; ".join(lines))
+            )
         g_final = select_group(final, group)
         report.figures.append(
             (F.save(F.rd_groups_figure(g_final, name), fig_dir / f"rd_groups_{slug}.png"),
