@@ -190,7 +190,8 @@ def rank_display(ranks: RankSummary) -> pd.DataFrame:
 
 
 def rank_text(ranks: RankSummary) -> list[str]:
-    lines = [f"Tasks (blocks): {len(ranks.tasks)}; mean rank of the final mean Kendall tau, 1 = best."]
+    pooled = f" ({', '.join(ranks.tasks)})" if ranks.tasks else ""
+    lines = [f"Tasks (blocks): {len(ranks.tasks)}{pooled}; mean rank of the final mean Kendall tau, 1 = best."]
     if ranks.test:
         lines.append(
             f"{ranks.test} test: p = {ranks.pvalue:.4g}; Nemenyi critical difference = "
