@@ -184,7 +184,7 @@ def _untrained(runs: RunSet, sample: GroupSample) -> dict[str, list[tuple[int, n
         return {}
     methods = sorted(zero["method"].unique())
     chosen = next((x for x in UNTRAINED_FROM if x in methods), methods[0])
-    out: dict[str, list[tuple[int, np.ndarray]]] = {"untrained-acc": [], "untrained-loss": []}
+    out: dict[str, list[tuple[int, np.ndarray]]] = {"untrained-acc": [], "untrained-loss": [], chosen: []}
     for run_path in sorted(zero.loc[zero["method"] == chosen, "run_path"].unique()):
         p = RunStore(runs.root / run_path).read_predictions().to_pandas()
         p = p[p["checkpoint"] == 0].set_index("arch")
@@ -239,9 +239,12 @@ def compute_references(
 
         if "params" in wanted:
             save("params", 0, complexity, 0.0)
-        for name, per_seed in _untrained(runs, sample).items():
+        untrained = _untrained(runs, sample)
+        source = next((k for k in untrained if k not in ESTIMATORS), "")  # the method whose 0% runs are read
+        for name, per_seed in untrained.items():
             for seed, scores in per_seed if name in wanted else []:
-                save(name, seed, scores, 0.0)
+                note = f"{ESTIMATORS[name].note} ({source} runs' 0% checkpoint, one per run seed)"
+                save(name, seed, scores, 0.0, {"note": note})
         proxies = [p for p in ZERO_COST if p in wanted]
         if not proxies and "flops" not in wanted:
             continue
