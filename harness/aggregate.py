@@ -10,8 +10,12 @@ Frames and their rows:
   plus ``run_path`` (the run directory relative to the results root), ``wall_s`` and ``kt_auc``.
 - ``summarize(...)``: one row per cell ``CELL_KEYS`` = (space, dataset, gt_column, profile, checkpoint,
   method) with ``n_seeds`` and, per summarized column ``c``: ``c_mean``, ``c_std`` (ddof 1), ``c_n``
-  (finite values) and, for ``CI_COLUMNS``, ``c_ci_low`` / ``c_ci_high`` (percentile bootstrap of the mean
-  over seeds, NaN for fewer than 2 seeds).
+  (finite values) and, for ``CI_COLUMNS``, ``c_ci_low`` / ``c_ci_high`` (95% Student-t interval of the mean
+  over seeds, NaN for fewer than 2 seeds; ``t_interval``).
+
+Why t and not a bootstrap: with 3 seeds a percentile bootstrap of the mean spans about the seeds' min..max
+and covers the true mean ~76% of the time; the t-interval has its nominal coverage for normal seed noise
+(tests/harness/test_intervals.py simulates it).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ __all__ = [
     "normalized_auc",
     "seed_stats",
     "summarize",
+    "t_interval",
 ]
 
 # --- column names: schema columns are checked against METRICS_SCHEMA, derived ones are declared here ------
@@ -65,6 +70,7 @@ for _name in [*CELL_KEYS, *_RUN_COLUMNS, "peak_rss_mb", KT]:
     if _name not in METRICS_SCHEMA.names:  # a renamed schema column must fail here, not in a report
         raise ImportError(f"harness.aggregate expects column {_name!r} in METRICS_SCHEMA")
 
+REFERENCE_KIND = "reference"  # manifest "kind" of a reference-estimator run (harness/references.py)
 RUN_PATH = "run_path"  # derived: run directory relative to the results root (unique per run)
 WALL = "wall_s"  # derived: cumulative train + scoring wall seconds at the checkpoint
 KT_AUC = "kt_auc"  # derived: normalized area under the KT-vs-budget curve up to the checkpoint
@@ -72,7 +78,7 @@ KT_AUC = "kt_auc"  # derived: normalized area under the KT-vs-budget curve up to
 MEAN_SCORE = "mean_score"  # mean supernet accuracy over the sample: catches a supernet that did not train
 _DERIVED_HIGHER_IS_BETTER = {KT_AUC: True, WALL: False, "peak_rss_mb": False, MEAN_SCORE: True}
 
-CI_COLUMNS = (KT, "spearman", "p_at_top_5pct", "top1_gt", KT_AUC)  # get bootstrap CIs
+CI_COLUMNS = (KT, "spearman", "p_at_top_5pct", "top1_gt", KT_AUC)  # get t-intervals over seeds
 SUMMARY_COLUMNS = (
     *CI_COLUMNS,
     WALL,
@@ -134,7 +140,8 @@ def bootstrap_ci(
     n_resamples: int = 2000,
     random_state: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean over seeds (scipy.stats.bootstrap, as rliable does).
+    """Percentile bootstrap CI of the mean over seeds (scipy.stats.bootstrap). Not used for the boards: with
+    3 seeds it covers ~76%, see ``t_interval``.
 
     values: shape (n_seeds,), finite. Fewer than 2 values give (NaN, NaN); identical values give a
     zero-width interval at that value. ``random_state`` fixes the resampling, so reports are reproducible.
@@ -160,8 +167,36 @@ def bootstrap_ci(
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def seed_stats(values: Iterable[float], *, ci: bool = True, random_state: int = 0) -> dict[str, float]:
-    """n (finite values), mean, std (ddof 1; NaN below 2) and, if ``ci``, ci_low / ci_high of the mean.
+CONFIDENCE = 0.95
+CI_LABEL = "95% t-interval over seeds"  # what the reports call ci_low..ci_high
+
+
+def t_interval(values: Iterable[float], *, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Student-t interval of the mean over seeds: mean -+ t_{(1+c)/2, n-1} * std / sqrt(n).
+
+    values: shape (n_seeds,), finite. Fewer than 2 values give (NaN, NaN); identical values a zero-width
+    interval at that value. With 3 seeds t = 4.30, so the interval is wide: that is what 3 seeds know.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("values must be finite; drop NaN seeds first")
+    if x.size < 2:
+        return math.nan, math.nan
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    mean = float(x.mean())
+    half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean - half, mean + half
+
+
+def seed_stats(
+    values: Iterable[float], *, ci: bool = True, random_state: int = 0, interval: str = "t"
+) -> dict[str, float]:
+    """n (finite values), mean, std (ddof 1; NaN below 2) and, if ``ci``, ci_low / ci_high of the mean:
+    ``interval`` "t" (``t_interval``, the boards') or "bootstrap" (``bootstrap_ci`` with ``random_state``:
+    about the seeds' min..max, what harness/regress.py's baselines compare against).
 
     values: shape (n_seeds,); NaN seeds (an undefined metric) are left out of every statistic.
     """
@@ -173,7 +208,10 @@ def seed_stats(values: Iterable[float], *, ci: bool = True, random_state: int = 
         "std": float(x.std(ddof=1)) if x.size >= 2 else math.nan,
     }
     if ci:
-        out["ci_low"], out["ci_high"] = bootstrap_ci(x, random_state=random_state)
+        if interval == "bootstrap":
+            out["ci_low"], out["ci_high"] = bootstrap_ci(x, random_state=random_state)
+        else:
+            out["ci_low"], out["ci_high"] = t_interval(x)
     return out
 
 
@@ -191,6 +229,8 @@ class RunSet:
     incomplete: list[str] = field(default_factory=list)  # run paths whose manifest is not complete
     notes: list[str] = field(default_factory=list)  # pooled configs, and every problem below
     problems: list[str] = field(default_factory=list)  # runs left out: malformed, failed (diverged), duplicates
+    references: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference-estimator runs, same columns
+    reference_manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def final_predictions(self) -> pd.DataFrame:
         """predictions.parquet rows of every run at its last checkpoint (PREDICTIONS_SCHEMA + run_path)."""
@@ -255,6 +295,8 @@ def load_runs(root: str | Path) -> RunSet:
     for the root: a malformed one (unreadable manifest or parquet, broken checkpoints), a failed one
     (diverged), and a duplicate (same identity as, or identical predictions to, an earlier seed of the same
     method), which would otherwise count as another seed and narrow the interval.
+    Reference-estimator runs (manifest ``kind`` "reference", harness/references.py) go to
+    ``RunSet.references``, never among the methods.
     """
     root = Path(root)
     if not root.is_dir():
@@ -262,6 +304,7 @@ def load_runs(root: str | Path) -> RunSet:
     frames, manifests, incomplete, problems = [], {}, [], []
     identities: dict[str, str] = {}
     digests: dict[tuple, str] = {}
+    ref_frames, ref_manifests = [], {}
     for run_dir in find_run_dirs(root):
         rel = run_dir.relative_to(root).as_posix() or "."
         store = RunStore(run_dir)
@@ -292,6 +335,10 @@ def load_runs(root: str | Path) -> RunSet:
         identities[identity] = rel
         digests[digest] = rel
         table[RUN_PATH] = rel
+        if manifest.get("kind") == REFERENCE_KIND:
+            ref_frames.append(table)
+            ref_manifests[rel] = manifest
+            continue
         frames.append(table)
         manifests[rel] = manifest
     if not frames:
@@ -300,8 +347,16 @@ def load_runs(root: str | Path) -> RunSet:
         raise BenchError(f"no complete runs under {root}{hint}")
     metrics = add_derived(pd.concat(frames, ignore_index=True))
     notes = [*config_notes(metrics, manifests), *problems]
+    references = add_derived(pd.concat(ref_frames, ignore_index=True)) if ref_frames else pd.DataFrame()
     return RunSet(
-        root=root, metrics=metrics, manifests=manifests, incomplete=incomplete, notes=notes, problems=problems
+        root=root,
+        metrics=metrics,
+        manifests=manifests,
+        incomplete=incomplete,
+        notes=notes,
+        problems=problems,
+        references=references,
+        reference_manifests=ref_manifests,
     )
 
 
@@ -378,6 +433,7 @@ def summarize(
     columns: Iterable[str] = SUMMARY_COLUMNS,
     ci_columns: Iterable[str] = CI_COLUMNS,
     random_state: int = 0,
+    interval: str = "t",
 ) -> pd.DataFrame:
     """One row per cell (CELL_KEYS): n_seeds, budget/epoch position and seed statistics of ``columns``.
 
@@ -394,8 +450,11 @@ def summarize(
         row["epoch_equiv"] = float(cell["epoch_equiv"].mean())
         row["passes"] = float(cell["passes"].mean())
         row["primary_gt"] = bool(cell["primary_gt"].all())
+        row["n_archs"] = int(cell["n_archs"].max()) if "n_archs" in cell.columns else 0
         for c in columns:
-            st = seed_stats(cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state)
+            st = seed_stats(
+                cell[c].to_numpy(dtype=np.float64), ci=c in ci_set, random_state=random_state, interval=interval
+            )
             for stat, value in st.items():
                 row[f"{c}_{stat}"] = value
         rows.append(row)

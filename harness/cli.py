@@ -20,19 +20,6 @@ import click
 from supernet_bench.core.errors import BenchError
 from supernet_bench.core.plugins import PluginWarning
 
-
-def strict_json(value):
-    """``value`` with every non-finite float (and numpy scalar) made JSON-safe: NaN/inf -> None."""
-    if isinstance(value, dict):
-        return {str(k): strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict_json(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
 DEVICE_HELP = "auto | cpu | cuda | cuda:N (default: the profile's run.device, auto = CUDA when available)."
 
 
@@ -45,6 +32,25 @@ def _device_overrides(device: str | None, available: bool = True) -> tuple[str, 
 
     resolve_device(device) if available else parse_device(device)
     return (f'run.device="{device}"',)
+
+
+def strict_json(obj) -> str:
+    """JSON any strict parser reads: NaN and infinities (undefined metrics) become null, never bare NaN."""
+
+    def clean(v):
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if hasattr(v, "item") and callable(v.item) and getattr(v, "ndim", 1) == 0:  # numpy scalars
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if v is None or isinstance(v, (str, int, float, bool)):
+            return v
+        return str(v)
+
+    return json.dumps(clean(obj), indent=2, sort_keys=True, allow_nan=False)
 
 
 def _fmt(x: float) -> str:
@@ -231,7 +237,7 @@ def score(table: Path, space: str, gt: str, data_dir, as_json: bool) -> None:
 
     result = score_table(table, space, gt, resolve_data_dir(data_dir))
     if as_json:  # strict JSON: an undefined metric (NaN) is null, never a bare NaN
-        click.echo(json.dumps(strict_json(result), indent=2, sort_keys=True, allow_nan=False))
+        click.echo(strict_json(result))
     else:
         for k, v in result.items():
             click.echo(f"{k}: {_fmt(v) if isinstance(v, float) else v}")
@@ -370,15 +376,15 @@ def suite(
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--data-dir", default=None, help="Data folder for reference lines (default: $SUPERNET_BENCH_DATA).")
 @click.option("--parquet", default=None, type=click.Path(path_type=Path), help="Also write leaderboard.parquet here.")
-@click.option("--no-references", is_flag=True, help="Leave out reference estimators (hp12, seed-to-seed).")
+@click.option("--no-references", is_flag=True, help="Leave out reference estimators (stored ones, hp12, seed-to-seed).")
 def leaderboard_(root: Path, data_dir, parquet, no_references: bool) -> None:
     """Print the leaderboard of the complete runs under ROOT as Markdown."""
     from supernet_bench.aggregate import load_runs, summarize
-    from supernet_bench.leaderboard import leaderboard, reference_rows, write_leaderboard
+    from supernet_bench.leaderboard import all_reference_rows, leaderboard, write_leaderboard
     from supernet_bench.report import leaderboard_markdown
 
     runs = load_runs(root)
-    refs, notes = (None, []) if no_references else reference_rows(runs, data_dir)
+    refs, notes = (None, []) if no_references else all_reference_rows(runs, data_dir)
     board = leaderboard(summarize(runs.metrics), refs)
     click.echo(leaderboard_markdown(board))
     for note in [*runs.notes, *notes]:
@@ -386,6 +392,35 @@ def leaderboard_(root: Path, data_dir, parquet, no_references: bool) -> None:
     if parquet is not None:
         write_leaderboard(board, parquet)
         click.echo(f"wrote {parquet}")
+
+
+@cli.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--data-dir", default=None, help="Data folder (default: $SUPERNET_BENCH_DATA).")
+@click.option(
+    "--seeds", default="0,1,2", show_default=True, help="Init/batch seeds of the zero-cost proxies (comma-separated)."
+)
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=2), help="Zero-cost batch.")
+@click.option("--only", default=None, help="Comma-separated estimator keys (default: all; see harness/references.py).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch threads.")
+def references(root: Path, data_dir, seeds: str, batch_size: int, only, threads: int) -> None:
+    """Score the free reference estimators (#params, FLOPs, synflow, snip, grad_norm, jacob_cov, NASWOT, the
+    untrained supernet) on the architecture sample of the runs under ROOT, stored as reference runs in
+    ROOT/references/ (same parquet schemas as methods) for `leaderboard`, `report` and `regress`."""
+    import torch
+    from supernet_bench.aggregate import load_runs
+    from supernet_bench.references import compute_references
+
+    torch.set_num_threads(threads)
+    try:
+        seed_list = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise BenchError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    keys = [k.strip() for k in only.split(",") if k.strip()] if only else None
+    written = compute_references(
+        load_runs(root), data_dir, seeds=seed_list, batch_size=batch_size, only=keys, log=click.echo
+    )
+    click.echo(f"wrote {len(written)} reference run(s) under {root / 'references'}")
 
 
 @cli.command()
@@ -489,7 +524,7 @@ def data_check(data_dir, as_json: bool) -> None:
 
     records = check(resolve_data_dir(data_dir))
     if as_json:
-        click.echo(json.dumps(records, indent=2, sort_keys=True))
+        click.echo(strict_json(records))
     else:
         for line in format_check(records):
             click.echo(line)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from scipy import stats
@@ -60,16 +61,24 @@ LEADERBOARD_SCHEMA = pa.schema(
     + [
         pa.field("kind", pa.string()),  # "method" (ranked) or "reference" (an estimator shown beside them)
         pa.field("rank", pa.float64()),  # 1 = best mean KT in the group; ties share the lower rank; NaN for refs
+        pa.field("rank_group", pa.float64()),  # methods that cannot be told apart share one (``rank_groups``)
         METRICS_SCHEMA.field("primary_gt"),  # gt_column is the runs' primary GT (cross-task ranks use these)
         METRICS_SCHEMA.field("method"),  # registry name, or the reference's label
         pa.field("n_seeds", pa.int64()),  # complete runs averaged (0 for a reference)
         METRICS_SCHEMA.field("checkpoint"),  # the final checkpoint of the group
         METRICS_SCHEMA.field("budget_fraction"),
         METRICS_SCHEMA.field("epoch_equiv"),  # mean over seeds
+        METRICS_SCHEMA.field("n_archs"),  # architectures scored (P@top-K's resolution, KT's null std)
     ]
     + [pa.field(s, pa.float64()) for s in BOARD_STATS]  # seed statistics (harness/aggregate.py)
-    + [pa.field("note", pa.string())]  # where a reference's value comes from
+    + [
+        pa.field("note", pa.string()),  # where a reference's value comes from
+        pa.field("free", pa.bool_()),  # a reference that needs no training (params, FLOPs, zero-cost, untrained)
+        pa.field("below_free", pa.bool_()),  # a method whose KT interval lies below the best free reference
+    ]
 )
+
+ALPHA = 0.05  # rank groups: a method leaves the leader's group when a one-sided Welch t-test says it is worse
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -142,37 +151,156 @@ def reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFr
 # the leaderboard
 
 
+def stored_reference_rows(runs: RunSet) -> pd.DataFrame:
+    """Summary rows (harness.aggregate.summarize columns) of the stored reference runs, with ``free`` and
+    ``note`` (harness/references.py); empty when none are stored under the results root."""
+    if runs.references.empty:
+        return pd.DataFrame()
+    from supernet_bench.aggregate import summarize
+    from supernet_bench.references import reference_info
+
+    rows = final_rows(summarize(runs.references))
+    info = reference_info(runs.reference_manifests)
+    rows["free"] = [bool(info["free"].get(m, False)) for m in rows["method"]]
+    rows["note"] = [str(info["note"].get(m, "")) for m in rows["method"]]
+    return rows
+
+
+def all_reference_rows(runs: RunSet, data_dir: str | Path | None) -> tuple[pd.DataFrame, list[str]]:
+    """Stored reference runs plus the ones read from the GT tables (``reference_rows``), and notes."""
+    table_rows, notes = reference_rows(runs, data_dir)
+    stored = stored_reference_rows(runs)
+    if stored.empty:
+        notes.append(
+            "no free reference estimators are stored under this results root (parameter count, FLOPs, zero-cost "
+            f"proxies, untrained supernet): compute them with `supernet-bench references {runs.root}`"
+        )
+    frames = [f for f in (stored, table_rows) if not f.empty]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), notes
+
+
+def rank_groups(final: pd.DataFrame, *, alpha: float = ALPHA) -> pd.Series:
+    """Rank group per method row of one leaderboard group: the leader and every method a one-sided Welch
+    t-test (from mean, std, n over seeds) cannot call worse than it at ``alpha`` share group 1; the best of
+    the rest leads group 2, and so on. Without two seeds on both sides nothing can be told apart.
+
+    final: summary rows of one group at its final checkpoint (``kendall_tau_mean/_std`` and ``n_seeds``).
+    """
+    order = final.sort_values(f"{KT}_mean", ascending=not higher_is_better(KT), na_position="last").index
+    group = pd.Series(math.nan, index=final.index)
+    remaining = list(order)
+    g = 0
+    while remaining:
+        g += 1
+        lead = final.loc[remaining[0]]
+        members = [remaining[0]]
+        for i in remaining[1:]:
+            if not _worse(final.loc[i], lead, alpha):
+                members.append(i)
+        group[members] = g
+        remaining = [i for i in remaining if i not in members]
+    return group
+
+
+def _worse(row: pd.Series, lead: pd.Series, alpha: float) -> bool:
+    m1, s1, n1 = lead[f"{KT}_mean"], lead[f"{KT}_std"], lead["n_seeds"]
+    m2, s2, n2 = row[f"{KT}_mean"], row[f"{KT}_std"], row["n_seeds"]
+    if not math.isfinite(m2):
+        return True  # an undefined KT ranks last
+    if not (math.isfinite(s1) and math.isfinite(s2)) or min(n1, n2) < 2:
+        return False
+    if s1 == 0 and s2 == 0:
+        return m2 != m1
+    alternative = "greater" if higher_is_better(KT) else "less"
+    p = stats.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False, alternative=alternative).pvalue
+    return bool(p < alpha)
+
+
+def best_free(board: pd.DataFrame) -> pd.Series | None:
+    """The free reference row with the best mean KT in one board group, or None."""
+    refs = board[(board["kind"] == REFERENCE) & board["free"].fillna(False).astype(bool)]
+    refs = refs[np.isfinite(refs[f"{KT}_mean"].to_numpy(dtype=float))]
+    if refs.empty:
+        return None
+    best = refs[f"{KT}_mean"].idxmax() if higher_is_better(KT) else refs[f"{KT}_mean"].idxmin()
+    return refs.loc[best]
+
+
 def leaderboard(summary: pd.DataFrame, references: pd.DataFrame | None = None) -> pd.DataFrame:
     """Final-checkpoint methods ranked by mean Kendall tau per group, references appended per group.
 
-    summary: ``harness.aggregate.summarize`` output. references: ``reference_rows`` output (or None).
-    Rows follow LEADERBOARD_SCHEMA; within a group, ranked methods first (best first), then references.
+    summary: ``harness.aggregate.summarize`` output. references: rows of ``reference_rows`` (bundle columns)
+    and/or ``stored_reference_rows`` (summary columns: seed statistics, ``free``), or None.
+    Rows follow LEADERBOARD_SCHEMA; within a group, methods first (by rank group, then mean KT), then
+    references (best first).
+    A method is ``below_free`` when its interval's upper end (its mean, with one seed) lies below the best
+    free reference's mean KT.
     """
     final = final_rows(summary).copy()
     ascending = not higher_is_better(KT)
     final["rank"] = final.groupby(GROUP_KEYS, dropna=False)[f"{KT}_mean"].rank(method="min", ascending=ascending)
+    final["rank_group"] = math.nan
+    for _, idx in final.groupby(GROUP_KEYS, dropna=False).groups.items():
+        final.loc[idx, "rank_group"] = rank_groups(final.loc[idx])
     final["kind"] = METHOD
     final["note"] = ""
+    final["free"] = False
     parts = [final]
     if references is not None and not references.empty:
-        position = ["checkpoint", "budget_fraction", "epoch_equiv", "primary_gt"]
+        position = [c for c in ("checkpoint", "budget_fraction", "epoch_equiv", "primary_gt", "n_archs") if c in final]
         pos = final.groupby(GROUP_KEYS, dropna=False)[position].first()
-        ref = references.copy()
+        ref = references.drop(columns=[c for c in position if c in references.columns]).copy()
         ref = ref.join(pos, on=GROUP_KEYS, how="inner")
         for stat in BOARD_STATS:
             column = stat[: -len("_mean")] if stat.endswith("_mean") else None
-            if column and column in ref.columns:
-                ref[stat] = ref[column]
-        ref["kind"], ref["rank"], ref["n_seeds"] = REFERENCE, math.nan, 0
+            if column and column in ref.columns:  # rows with the bare bundle column (GT-table references)
+                ref[stat] = ref[stat].fillna(ref[column]) if stat in ref.columns else ref[column]
+        ref["kind"], ref["rank"], ref["rank_group"] = REFERENCE, math.nan, math.nan
+        ref["n_seeds"] = ref["n_seeds"].fillna(0) if "n_seeds" in ref.columns else 0
+        ref["free"] = ref["free"].fillna(False).astype(bool) if "free" in ref.columns else False
         parts.append(ref)
     board = pd.concat(parts, ignore_index=True)
     for name in LEADERBOARD_SCHEMA.names:
         if name not in board.columns:
             board[name] = math.nan if pa.types.is_floating(LEADERBOARD_SCHEMA.field(name).type) else None
     board["note"] = board["note"].fillna("")
+    board["free"] = board["free"].fillna(False).astype(bool)
+    board["below_free"] = False
+    for _, idx in board.groupby(GROUP_KEYS, dropna=False).groups.items():
+        best = best_free(board.loc[idx])
+        if best is None:
+            continue
+        g = board.loc[idx]
+        upper = g[f"{KT}_ci_high"].where(np.isfinite(g[f"{KT}_ci_high"].to_numpy(dtype=float)), g[f"{KT}_mean"])
+        below = upper < best[f"{KT}_mean"] if higher_is_better(KT) else upper > best[f"{KT}_mean"]
+        board.loc[idx, "below_free"] = (g["kind"] == METHOD) & below
+    board["n_seeds"] = board["n_seeds"].fillna(0).astype(int)
+    board["n_archs"] = board["n_archs"].fillna(0).astype(int)
     board["_ref"] = board["kind"] == REFERENCE
-    board = board.sort_values([*GROUP_KEYS, "_ref", "rank", "method"], na_position="last", kind="stable")
+    board["_order"] = -board[f"{KT}_mean"] if higher_is_better(KT) else board[f"{KT}_mean"]
+    order = [*GROUP_KEYS, "_ref", "rank_group", "rank", "_order", "method"]  # rank groups read top-down
+    board = board.sort_values(order, na_position="last", kind="stable")
     return board[LEADERBOARD_SCHEMA.names].reset_index(drop=True)
+
+
+def improvement_matrix(per_seed: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise probability of improvement P(X > Y) of the final KT over seeds (ties count 1/2), as rliable
+    defines it for one task: row method X vs column method Y, the fraction of seed pairs where X ranks better.
+
+    per_seed: one group's final-checkpoint metrics rows (one per run): ``method`` and ``kendall_tau``.
+    """
+    values = {m: g[KT].dropna().to_numpy(dtype=float) for m, g in per_seed.groupby("method", sort=False)}
+    order = sorted(values, key=lambda m: -np.mean(values[m]) if values[m].size else math.inf)
+    sign = 1.0 if higher_is_better(KT) else -1.0
+    out = pd.DataFrame(math.nan, index=order, columns=order)
+    for a in order:
+        for b in order:
+            x, y = sign * values[a], sign * values[b]
+            if a == b or not x.size or not y.size:
+                continue
+            diff = x[:, None] - y[None, :]
+            out.loc[a, b] = float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+    return out
 
 
 def write_leaderboard(board: pd.DataFrame, path: str | Path) -> None:

@@ -44,6 +44,7 @@ DEFAULT_SCORE_TOLERANCE = 1.0  # mean supernet accuracy, percentage points (seed
 # Kendall tau is what the check is for; mean supernet accuracy rides along because at small scales
 # (smoke) KT is noise and only the supernet's own accuracy shows that training broke (e.g. LR 0).
 TRACKED = (KT, MEAN_SCORE)
+BASELINE_INTERVAL = "bootstrap"  # harness.aggregate.seed_stats: the band a fresh mean must stay within
 
 BASELINE_SCHEMA = pa.schema(
     [METRICS_SCHEMA.field(k) for k in CELL_KEYS]
@@ -95,8 +96,13 @@ def write_baseline(
         raise BenchError(
             f"not writing a baseline from {root}: {len(runs.problems)} run(s) left out: {runs.problems[0]}"
         )
-    summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED)
+    # the baseline's band is the percentile bootstrap (about the seeds' min..max), not the boards' t-interval:
+    # a regression is a mean outside the seeds' spread, and a t-band over 3 seeds would hide most of them
+    summary = summarize(runs.metrics, columns=TRACKED, ci_columns=TRACKED, interval=BASELINE_INTERVAL)
     rows = baseline_rows(summary)
+    refs = _reference_summary(runs)
+    if not refs.empty:  # reference estimators ride along, so a baseline says what the methods had to beat
+        rows = pd.concat([rows, baseline_rows(refs, (KT,))], ignore_index=True)
     recorded = [m.get("versions", {}) for m in runs.manifests.values()]
     shas = sorted({v.get("git_sha", "unknown") for v in recorded})
     cpus = sorted({v.get("cpu_capability", "unknown") for v in recorded})
@@ -108,6 +114,7 @@ def write_baseline(
         "git_sha": ",".join(shas),
         "cpu_capability": ",".join(cpus),
         "protocol": json.dumps(protocols(runs), sort_keys=True),
+        "references": ",".join(sorted(refs["method"].unique())) if not refs.empty else "",
     }
     table = pa.Table.from_pandas(rows, schema=BASELINE_SCHEMA, preserve_index=False)
     table = table.replace_schema_metadata({f"{_META}{k}".encode(): v.encode() for k, v in meta.items()})
@@ -145,6 +152,13 @@ def protocol_differences(baseline: dict[str, dict[str, Any]], fresh: dict[str, d
                 f"({', '.join(keys[:6])}{' ...' if len(keys) > 6 else ''}); not the same experiment"
             )
     return lines
+
+
+def _reference_summary(runs) -> pd.DataFrame:
+    """Summary rows of the stored reference estimators (harness/references.py); empty when there are none."""
+    if runs.references.empty:
+        return pd.DataFrame()
+    return summarize(runs.references, columns=(KT,), ci_columns=(KT,), interval=BASELINE_INTERVAL)
 
 
 def read_baseline(path: str | Path) -> Baseline:
@@ -300,7 +314,14 @@ def regress(
     metrics = tuple(sorted(baseline.rows["metric"].unique())) or TRACKED
     runs = load_runs(root)
     summary = summarize(runs.metrics, columns=metrics, ci_columns=())
-    result = compare(baseline.rows, summary, tol, score_tol)
+    rows = baseline.rows
+    ref_labels = {x for x in baseline.meta.get("references", "").split(",") if x}
+    refs = _reference_summary(runs)
+    if refs.empty:  # a results root without stored references: they are not checked, not missing
+        rows = rows[~rows["method"].isin(ref_labels)]
+    else:
+        summary = pd.concat([summary, refs], ignore_index=True)
+    result = compare(rows, summary, tol, score_tol)
     result.problems = list(runs.problems)
     if "protocol" in baseline.meta:
         try:

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from supernet_bench.aggregate import (
+    CI_LABEL,
+    GROUP_KEYS,
     KT,
     KT_AUC,
     WALL,
@@ -37,11 +39,14 @@ from supernet_bench.aggregate import (
 )
 from supernet_bench.core.atomic import atomic_write_table, atomic_write_text
 from supernet_bench.leaderboard import (
+    METHOD,
     REFERENCE,
     RankSummary,
+    all_reference_rows,
+    best_free,
+    improvement_matrix,
     leaderboard,
     rank_summary,
-    reference_rows,
     write_leaderboard,
 )
 from supernet_bench.signal import signal_rows
@@ -101,23 +106,39 @@ def group_title(group: tuple[Any, ...]) -> str:
 # tables (display strings built from summary / leaderboard rows)
 
 
+MIN_TOP_K = 10  # P@top-K is shown as a number only when the top K holds at least this many architectures
+
+
+def top_k(n_archs: int, ratio: float = 0.05) -> int:
+    return max(1, round(n_archs * ratio)) if n_archs else 0
+
+
 def board_display(board: pd.DataFrame) -> pd.DataFrame:
-    """Leaderboard rows of one group as display strings; column ``kind`` is kept for styling."""
+    """Leaderboard rows of one group as display strings; column ``kind`` is kept for styling.
+
+    ``group``: the rank group (methods that cannot be told apart from the group's leader share it); ▼ marks
+    a method whose interval lies below the best free reference. P@top-5% is given with its resolution
+    (1/k for the top k architectures) in the header.
+    """
+    n_archs = int(board["n_archs"].max()) if "n_archs" in board and len(board) else 0
+    k = top_k(n_archs)
+    p_label = f"P@top-5% (k={k}, steps of {1 / k:.2f})" if k else "P@top-5%"
     rows = []
     for _, r in board.iterrows():
         ref = r["kind"] == REFERENCE
+        below = bool(r.get("below_free", False)) and not ref
         rows.append(
             {
                 "kind": r["kind"],
-                "rank": "ref" if ref else fmt(r["rank"], 0),
-                "method": r["method"],
-                "seeds": "" if ref else str(int(r["n_seeds"])),
+                "group": ("ref (free)" if r.get("free") else "ref") if ref else fmt(r.get("rank_group"), 0),
+                "method": r["method"] + (" ▼" if below else ""),
+                "seeds": (str(int(r["n_seeds"])) if r["n_seeds"] else "") if ref else str(int(r["n_seeds"])),
                 "epoch-eq": "" if ref else fmt(r["epoch_equiv"], 2),
-                "Kendall tau [95% CI]": fmt(r[f"{KT}_mean"]) if ref else fmt_ci(r, KT),
+                f"Kendall tau [{CI_LABEL}]": fmt_ci(r, KT),
                 "KT std": fmt(r[f"{KT}_std"]),
-                "KT AUC": fmt(r[f"{KT_AUC}_mean"]),
+                "KT AUC": "" if ref else fmt(r[f"{KT_AUC}_mean"]),
                 "Spearman": fmt(r["spearman_mean"]),
-                "P@top-5%": fmt(r["p_at_top_5pct_mean"]),
+                p_label: fmt(r["p_at_top_5pct_mean"], 2),
                 "top-1 GT": fmt(r["top1_gt_mean"], 2),
                 "wall s": fmt(r[f"{WALL}_mean"], 1),
                 "peak RSS MB": fmt(r["peak_rss_mb_mean"], 0),
@@ -130,19 +151,33 @@ def _board_heading(g: pd.DataFrame) -> str:
     first = g.iloc[0]
     return (
         f"Final checkpoint {int(first['checkpoint'])} (budget fraction {first['budget_fraction']:.2f}; "
-        "epoch-eq: the training each method had spent when scored). Ranked by mean Kendall tau over seeds; "
-        "95% CI: percentile bootstrap of the mean over seeds."
+        "epoch-eq: the training each method had spent when scored). Ordered by mean Kendall tau over seeds; "
+        f"interval: {CI_LABEL} (Student t, valid for 3 seeds); group: rank group (a one-sided Welch t-test "
+        "cannot tell a method from its group's leader at 5%); ▼: interval below the best free reference."
     )
 
 
-def leaderboard_markdown(board: pd.DataFrame) -> str:
-    """The leaderboard as Markdown: a heading and a table per group, reference estimators in italics."""
+def ordered_groups(board: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Groups with each results set's primary GT column first, then the others."""
+    primary = board.groupby(GROUP_KEYS, dropna=False)["primary_gt"].max().to_dict()
+    return sorted(groups(board), key=lambda g: (g[0], g[1], g[3], not primary.get(g, False), g[2]))
+
+
+def leaderboard_markdown(board: pd.DataFrame, caveats: dict | None = None) -> str:
+    """The leaderboard as Markdown: per group (primary GT first) a heading, its caveats and flags, and a
+    table, reference estimators in italics. caveats: group -> (lines, flags) from harness/caveats.py."""
     parts = []
-    for group in groups(board):
+    for group in ordered_groups(board):
         g = select_group(board, group)
         shown = board_display(g)
         shown["method"] = [f"*{m}*" if k == REFERENCE else m for k, m in zip(shown["kind"], shown["method"])]
-        parts.append(f"### {group_title(group)}\n\n{_board_heading(g)}\n")
+        primary = " (primary GT column)" if g["primary_gt"].any() else ""
+        parts.append(f"### {group_title(group)}{primary}\n\n{_board_heading(g)}\n")
+        lines, flags = (caveats or {}).get(group, ([], []))
+        if flags:
+            parts.append("\n".join(f"> **{f}**" for f in flags) + "\n")
+        if lines:
+            parts.append("\n".join(f"- {line}" for line in lines) + "\n")
         parts.append(markdown_table(shown.drop(columns="kind")))
         notes = [f"- *{r['method']}*: {r['note']}" for _, r in g.iterrows() if r["kind"] == REFERENCE and r["note"]]
         if notes:
@@ -155,7 +190,8 @@ def rank_display(ranks: RankSummary) -> pd.DataFrame:
 
 
 def rank_text(ranks: RankSummary) -> list[str]:
-    lines = [f"Tasks (blocks): {len(ranks.tasks)}; mean rank of the final mean Kendall tau, 1 = best."]
+    pooled = f" ({', '.join(ranks.tasks)})" if ranks.tasks else ""
+    lines = [f"Tasks (blocks): {len(ranks.tasks)}{pooled}; mean rank of the final mean Kendall tau, 1 = best."]
     if ranks.test:
         lines.append(
             f"{ranks.test} test: p = {ranks.pvalue:.4g}; Nemenyi critical difference = "
@@ -288,7 +324,9 @@ th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}th{background:
 td:first-child,th:first-child,td.text{text-align:left}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e6e6e6}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
-tr.ref td{font-style:italic;background:#fafaf0}
+tr.ref td{font-style:italic;background:#fafaf0}tr.below td{color:#777}
+.flag{background:#fff3cd;border-left:4px solid #e0a800;padding:.3rem .6rem;font-weight:600;font-size:.9rem}
+ul.caveats{font-size:.88rem;color:#333;background:#f6f8fa;padding:.4rem 1.6rem;border-radius:4px}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
 .note{color:#555;font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
 """
@@ -367,6 +405,7 @@ class Report:
     figures: list[tuple[Path, str]] = field(default_factory=list)  # (png, caption)
     tables: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    caveats: dict[tuple, tuple[list[str], list[str]]] = field(default_factory=dict)  # group -> (lines, flags)
 
 
 def _write_frame(df: pd.DataFrame, path: Path) -> None:
@@ -377,38 +416,77 @@ def build_report(
     root: str | Path, out: str | Path, data_dir: str | Path | None = None, title: str | None = None
 ) -> Report:
     """Aggregate every complete run under ``root`` and write the report files into ``out``."""
+    from supernet_bench import budget_sweep as B
     from supernet_bench import figures as F
+    from supernet_bench.caveats import board_caveats
+    from supernet_bench.protocol import git_sha
 
     root, out = Path(root), Path(out)
     runs = load_runs(root)
+    sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
+    if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure
+        runs.notes.append(
+            "budget sweep: the leaderboard and curves show each method's largest budget; the budget-sweep "
+            "figure shows every budget (separate runs, each a full schedule)"
+        )
+        runs.metrics = B.largest_budget_runs(runs)
     summary = summarize(runs.metrics)
-    references, ref_notes = reference_rows(runs, data_dir)
+    references, ref_notes = all_reference_rows(runs, data_dir)
     notes = [*runs.notes, *ref_notes]
     board = leaderboard(summary, references)
     ranks = rank_summary(board)
     predictions = runs.final_predictions()
+    predictions = predictions[predictions["run_path"].isin(set(runs.metrics["run_path"]))]
     if runs.incomplete:
         notes.append(f"{len(runs.incomplete)} incomplete run(s) left out: {', '.join(runs.incomplete)}")
     report = Report(out=out, summary=summary, board=board, ranks=ranks, notes=notes)
+    sig = signal_rows(runs.metrics, predictions)
+    sha = git_sha()
+    report.caveats = {g: board_caveats(runs, g, board, sig, sha) for g in ordered_groups(board)}
 
     out.mkdir(parents=True, exist_ok=True)
     _write_frame(summary, out / "summary.parquet")
     write_leaderboard(board, out / "leaderboard.parquet")
 
-    # figures, per group
+    # figures, per group (primary GT column first)
     fig_dir = out / "figures"
     final = final_rows(summary)
-    for group in groups(summary):
+    final_runs = final_rows(runs.metrics)
+    for group in ordered_groups(board):
         slug, name = group_slug(group), group_title(group)
         cells = select_group(summary, group)
+        g_board = select_group(board, group)
+        refs = g_board[g_board["kind"] == REFERENCE]
         report.figures.append(
-            (F.save(F.curves_figure(cells, name), fig_dir / f"curves_{slug}.png"),
-             f"{name}: KT and P@top-5% vs epoch-equivalents (mean, 95% bootstrap band over seeds)")
+            (F.save(F.final_kt_figure(g_board, name), fig_dir / f"final_kt_{slug}.png"),
+             f"{name}: final Kendall tau per method ({CI_LABEL}, rank group in brackets, hatched: below the best "
+             "free reference), reference estimators as grey lines")
         )
+        matrix = improvement_matrix(select_group(final_runs, group))
+        if len(matrix) >= 2:
+            report.figures.append(
+                (F.save(F.improvement_figure(matrix, name), fig_dir / f"improvement_{slug}.png"),
+                 f"{name}: probability that the row method's final KT beats the column method's, over seed pairs")
+            )
         report.figures.append(
-            (F.save(F.final_kt_figure(select_group(board, group), name), fig_dir / f"final_kt_{slug}.png"),
-             f"{name}: final Kendall tau per method, reference estimators dashed")
+            (F.save(F.curves_figure(cells, name, refs), fig_dir / f"curves_{slug}.png"),
+             f"{name}: within-run checkpoint curves, KT vs epoch-equivalents (mean, {CI_LABEL} band); the "
+             "checkpoints of one cosine schedule, not shorter runs (for budgets, see the budget-sweep figure)")
         )
+        g_sweep = select_group(sweep, group) if not sweep.empty else sweep
+        if not g_sweep.empty:
+            best = best_free(g_board)
+            if best is not None:
+                label = f"the best free reference, {best['method']}"
+                lines = B.crossover_lines(g_sweep, float(best[f"{KT}_mean"]), label)
+            else:
+                lines = ["no free reference stored: run `supernet-bench references` for the crossover budgets"]
+            report.caveats[group][0].extend(lines)
+            report.figures.append(
+                (F.save(F.budget_figure(g_sweep, refs, name, lines), fig_dir / f"budget_sweep_{slug}.png"),
+                 f"{name}: final KT vs training budget from separate runs (log x, {CI_LABEL} band); "
+                 + "; ".join(lines))
+            )
         g_final = select_group(final, group)
         report.figures.append(
             (F.save(F.rd_groups_figure(g_final, name), fig_dir / f"rd_groups_{slug}.png"),
@@ -426,7 +504,11 @@ def build_report(
                 )
     cd = F.critical_difference_figure(ranks)
     if cd is not None:
-        report.figures.append((F.save(cd, fig_dir / "critical_difference.png"), "Critical-difference diagram"))
+        report.figures.append(
+            (F.save(cd, fig_dir / "critical_difference.png"),
+             f"Critical-difference diagram (Friedman + Nemenyi, autorank) pooling {len(ranks.tasks)} tasks: "
+             + ", ".join(ranks.tasks))
+        )
 
     # tables
     table_dir = out / "tables"
@@ -443,11 +525,15 @@ def build_report(
 
     title = title or f"supernet-bench report: {root.name or root}"
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    n_methods = int((board["kind"] == METHOD).sum())
+    n_below = int(board["below_free"].fillna(False).astype(bool).sum())
     intro = (
         f"Results root `{root}`: {len(runs.manifests)} complete run(s), generated {stamp}. "
-        "Methods are ranked by mean Kendall tau over seeds at the final checkpoint."
+        "Methods are ordered by mean Kendall tau over seeds at the final checkpoint, grouped where they "
+        f"cannot be told apart; {n_below} of {n_methods} method rows lie below the best free reference "
+        "estimator of their board."
     )
-    md = [f"# {title}\n", intro + "\n", "## Leaderboard\n", leaderboard_markdown(board)]
+    md = [f"# {title}\n", intro + "\n", "## Leaderboard\n", leaderboard_markdown(board, report.caveats)]
     md += ["## Cross-task ranks\n", rank_markdown(ranks)]
     if notes:
         md += ["## Notes\n", "\n".join(f"- {n}" for n in notes) + "\n"]
@@ -462,11 +548,19 @@ def _html(report: Report, title: str, intro: str, built, manifests: dict[str, di
     esc = html.escape
     parts = [f"<h1>{esc(title)}</h1>", f"<p>{esc(intro.replace('`', ''))}</p>"]
     parts.append("<h2>Leaderboard</h2><p class=note>Click a column header to sort.</p>")
-    for group in groups(report.board):
+    for group in ordered_groups(report.board):
         g = select_group(report.board, group)
         shown = board_display(g)
-        classes = ["ref" if k == REFERENCE else "" for k in shown["kind"]]
-        parts.append(f"<h3>{esc(group_title(group))}</h3><p class=note>{esc(_board_heading(g))}</p>")
+        classes = [
+            "ref" if k == REFERENCE else ("below" if b else "")
+            for k, b in zip(shown["kind"], g["below_free"].fillna(False).astype(bool), strict=True)
+        ]
+        primary = " (primary GT column)" if g["primary_gt"].any() else ""
+        parts.append(f"<h3>{esc(group_title(group))}{primary}</h3><p class=note>{esc(_board_heading(g))}</p>")
+        lines, flags = report.caveats.get(group, ([], []))
+        parts += [f"<p class=flag>{esc(f)}</p>" for f in flags]
+        if lines:
+            parts.append("<ul class=caveats>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>")
         parts.append(html_table(shown.drop(columns="kind"), row_classes=classes))
         for _, r in g.iterrows():
             if r["kind"] == REFERENCE and r["note"]:

@@ -95,3 +95,31 @@ def signal_rows(metrics: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFram
                 }
             )
     return pd.DataFrame(rows)
+
+
+CLEAR_GAIN_NULL_STDS = 2.0  # a gain counts when every seed gains and the mean gain is this many null stds
+
+
+def verdict(rows: pd.DataFrame) -> str:
+    """Is the group's profile informative? From its ``signal_rows`` (one group): "informative" when at least
+    half the methods gain clearly over their untrained supernet (every seed gains, mean gain at least
+    CLEAR_GAIN_NULL_STDS null stds of Kendall tau), "weakly informative" when some do, else "not informative";
+    with the count behind it. Undefined (no untrained checkpoint) says so."""
+    if rows.empty:
+        return "no runs"
+    clear = 0
+    defined = 0
+    for _, r in rows.iterrows():
+        gain = np.asarray(r["gain"], dtype=float)
+        if gain.size == 0 or not np.isfinite(gain).all():
+            continue
+        defined += 1
+        if (gain > 0).all() and gain.mean() >= CLEAR_GAIN_NULL_STDS * r["kt_null_std"]:
+            clear += 1
+    if defined == 0:
+        return "undefined (the runs have no untrained 0% checkpoint to compare with)"
+    word = "informative" if 2 * clear >= defined else ("weakly informative" if clear else "not informative")
+    return (
+        f"{word}: {clear} of {defined} methods beat their untrained supernet on every seed by at least "
+        f"{CLEAR_GAIN_NULL_STDS:g} null stds of Kendall tau (mean gain)"
+    )

@@ -48,7 +48,7 @@ from supernet_bench.store import RunStore
 # ----------------------------------------------------------------------------------------------------------
 # suite files
 
-_KEYS = {"description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out"}
+_KEYS = {"description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out", "budgets"}
 
 SUITES: Registry[Path] = Registry("suite")
 MAX_SEED_COUNT = 10_000  # `seeds = N` runs seeds 0..N-1; a larger count is a typo, not a plan
@@ -81,6 +81,9 @@ class Suite:
     overrides: tuple[str, ...] = ()
     out: str = ""
     description: str = ""
+    # budgets (epoch-equivalents): one separate run per budget, each with its own full schedule
+    # (run.budget_epochs), in <method>/budget<b>/seed<k>; empty: the profile's budget, <method>/seed<k>
+    budgets: tuple[float, ...] = ()
 
 
 def _str_list(path: Path, key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
@@ -107,6 +110,21 @@ def _seeds(path: Path, value: Any) -> tuple[int, ...]:
     if len(set(value)) != len(value):
         raise BenchError(f"suite {path}: 'seeds' repeats a seed: {value}")
     return tuple(value)
+
+
+def _budgets(path: Path, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in value
+    ):
+        raise BenchError(f"suite {path}: 'budgets' must be a list of positive epoch-equivalents, got {value!r}")
+    if len(set(value)) != len(value):
+        raise BenchError(f"suite {path}: 'budgets' repeats a budget: {value}")
+    return tuple(float(b) for b in value)
+
+
+def budget_label(budget: float) -> str:
+    """``budget10``, ``budget2.5``: the run-directory level of one budget of a sweep."""
+    return f"budget{budget:g}"
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
@@ -151,6 +169,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         overrides=_str_list(path, "overrides", data.get("overrides", []), allow_empty=True),
         out=out,
         description=str(data.get("description", "")),
+        budgets=_budgets(path, data["budgets"]) if "budgets" in data else (),
     )
 
 
@@ -183,21 +202,25 @@ def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable
     for space in suite.spaces:
         for dataset in suite.datasets:
             for method in suite.methods:
-                for seed in suite.seeds:
-                    config = resolve_config(
-                        canonical_name(method),
-                        profile=suite.profile,
-                        space=space,
-                        seed=seed,
-                        overrides=overrides,
-                        dataset=dataset,
-                        gt=suite.gt,
-                    )
-                    out = run_dir(root, config)
-                    if out in seen:
-                        raise BenchError(f"suite {suite.name} lists the run {out.relative_to(root)} twice")
-                    seen.add(out)
-                    tasks.append(RunTask(config, out, out.relative_to(root).as_posix()))
+                for budget in suite.budgets or (None,):
+                    extra = [] if budget is None else [f"run.budget_epochs={budget}"]
+                    for seed in suite.seeds:
+                        config = resolve_config(
+                            canonical_name(method),
+                            profile=suite.profile,
+                            space=space,
+                            seed=seed,
+                            overrides=[*overrides, *extra],
+                            dataset=dataset,
+                            gt=suite.gt,
+                        )
+                        out = run_dir(root, config)
+                        if budget is not None:
+                            out = out.parent / budget_label(budget) / out.name
+                        if out in seen:
+                            raise BenchError(f"suite {suite.name} lists the run {out.relative_to(root)} twice")
+                        seen.add(out)
+                        tasks.append(RunTask(config, out, out.relative_to(root).as_posix()))
     _check_names(tasks)
     return tasks
 

@@ -114,7 +114,8 @@ def test_report_writes_files_and_html(three_methods: Path, tmp_path: Path, no_da
         assert (out / name).is_file(), name
     pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
     slug = A.group_slug(("nb201", "cifar10", GT, "smoke"))
-    assert pngs == sorted(f"{kind}_{slug}.png" for kind in ("curves", "final_kt", "rd_groups", "score_vs_gt"))
+    kinds = ("curves", "final_kt", "improvement", "rd_groups", "score_vs_gt")
+    assert pngs == sorted(f"{kind}_{slug}.png" for kind in kinds)
     assert all((out / "figures" / p).stat().st_size > 1000 for p in pngs)
     assert sorted(p.name for p in (out / "tables").glob("*.md")) == [
         "ablation.md",
@@ -130,7 +131,9 @@ def test_report_writes_files_and_html(three_methods: Path, tmp_path: Path, no_da
     assert all(m in page for m in ("close", "fairnas", "spos"))
     assert "http://" not in page and "https://" not in page  # self-contained: nothing fetched
     md = (out / "leaderboard.md").read_text()
-    assert "| 1 | close | 2 | 10.00 | 0.625 [0.500, 0.750] |" in md  # bootstrap means of 2 seeds: 0.5, 0.625, 0.75
+    lo, hi = A.t_interval([0.5, 0.75])  # 2 seeds: t(0.975, 1) = 12.7, the interval is as wide as it should be
+    assert f"| 1 | close | 2 | 10.00 | 0.625 [{lo:.3f}, {hi:.3f}] |" in md
+    assert "A proxy scale: not comparable with paper numbers" in md and "Kendall tau null std for 6 architectures" in md
     assert "reference lines skipped" in md  # no data folder here
     assert "![" in md and "](figures/curves_" in md
     ablation = (out / "tables" / "ablation.md").read_text()
@@ -141,7 +144,7 @@ def test_report_writes_files_and_html(three_methods: Path, tmp_path: Path, no_da
 def test_cli_leaderboard_prints_markdown(three_methods: Path, tmp_path: Path, capsys):
     assert main(["leaderboard", str(three_methods), "--no-references", "--parquet", str(tmp_path / "lb.parquet")]) == 0
     out = capsys.readouterr().out
-    assert "| rank | method |" in out and out.index("| close |") < out.index("| spos |")
+    assert "| group | method |" in out and out.index("| close |") < out.index("| spos |")
     assert pq.read_table(tmp_path / "lb.parquet").num_rows == 3
 
 
