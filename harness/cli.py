@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import warnings
 from importlib.metadata import PackageNotFoundError, version
@@ -642,5 +643,22 @@ def _main(argv: list[str] | None) -> int:
     return 0
 
 
+def console_main() -> None:
+    """The `supernet-bench` command: `main`, and after a stop by a signal a prompt exit.
+
+    After a SIGINT/SIGTERM stop the pool's workers are already gone and every result is on disk; exiting
+    through the interpreter's shutdown (atexit joins of executor threads, multiprocessing finalizers) let a
+    second Ctrl-C arriving meanwhile kill the process by the default action, exit code -2 instead of 130.
+    """
+    from supernet_bench import stopping
+
+    code = main()
+    if stopping.first_signal() is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

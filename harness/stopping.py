@@ -30,6 +30,10 @@ def install() -> dict[int, object]:
 
 
 def restore(previous: dict[int, object]) -> None:
+    """Put the previous handlers back, unless a stop is under way: then the noting handler stays, so a
+    signal that arrives while the process exits cannot kill it with the default action (exit code -2)."""
+    if _received:
+        return
     for sig, handler in previous.items():
         signal.signal(sig, handler)
 

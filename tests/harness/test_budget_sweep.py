@@ -31,7 +31,7 @@ def test_shipped_budget_sweep_plans_separate_full_schedules():
     assert len(tasks) == len(suite.methods) * 5 * 3
     first = [t for t in tasks if t.label.startswith("proxy/nb201/cifar10/spos/budget10/")]
     assert len(first) == 3 and all(t.config.run["budget_epochs"] == 10.0 for t in first)
-    assert all(t.config.run["checkpoints"] == [0.0, 1.0] for t in tasks)  # each budget is a whole schedule
+    assert all(tuple(t.config.run["checkpoints"]) == (0.0, 1.0) for t in tasks)  # each budget is a whole schedule
 
 
 @pytest.mark.parametrize("bad", [[0, 10], [10, 10], "10", [True]])

@@ -153,7 +153,7 @@ def test_run_id_is_unique_across_a_suite_grid_and_stable():
     assert len(ids) == 48 and all(len(i) == 12 and int(i, 16) >= 0 for i in ids)
     again = plan(load_suite("proxy"), "another-root")  # the results root is not part of the identity
     assert [t.config.run_id for t in again] == [t.config.run_id for t in tasks]
-    assert resolve_config("spos", seed=0).run_id == "12624a9be741"  # the same on every machine
+    assert resolve_config("spos", seed=0).run_id == "b9017a54e881"  # the same on every machine
 
 
 def test_run_id_follows_the_content_not_the_path_of_named_files(tmp_path):
@@ -193,7 +193,14 @@ def test_committed_runs_load_and_match_their_suite():
         for task in plan(spec, REPO / spec.out):
             manifest = task.out / "manifest.json"
             if manifest.is_file():
-                assert config_diff(json.loads(manifest.read_text())["config"], task.config) == [], task.label
+                diffs = config_diff(json.loads(manifest.read_text())["config"], task.config)
+                keys = {d.split(" ", 1)[0] for d in diffs}
+                assert keys <= BOARD_PREDATES, (task.label, diffs)
+
+
+# the committed proxy / macro-proxy runs were made before these profile keys existed (the zero_grad default
+# of the reference codes, GM-NAS's gradient-matching batches); their boards are regenerated with them next
+BOARD_PREDATES = {"methods.all.zero_grad", "methods.gmnas.gm_batches"}
 
 
 def test_config_diff_names_keys_and_fills_defaults_of_old_records():

@@ -226,6 +226,10 @@ def _tensors(obj, where: str, seen: set[int]):
                 yield from _tensors(value, f"{where}.{name}", seen)
 
 
+# a 6-pass budget cannot pay for GM-NAS's full gradient matching (the paper's 100 batches)
+SMALL_BUDGET_PARAMS = {"gmnas": {"gm_budget_fraction": 0.06}}
+
+
 def _method_on(name: str, device: str, space: str = "nb201"):
     if space == "nb201":
         ctx = tiny_context(total_passes=6, device=device)
@@ -235,7 +239,7 @@ def _method_on(name: str, device: str, space: str = "nb201"):
             space=__import__("supernet_bench.spaces", fromlist=["get_space"]).get_space(space),
             supernet_kwargs={"width_mult": 0.125},
         )
-    method = create_method(name)
+    method = create_method(name, SMALL_BUDGET_PARAMS)
     method.setup(ctx)
     return method, ctx
 

@@ -170,7 +170,7 @@ def test_close_s_split_all_keeps_the_network_function():
 
 
 def test_gmnas_shared_weights_are_every_block_weight():
-    m = make("gmnas", nds_context("nds-resnet", total_passes=200))
+    m = make("gmnas", nds_context("nds-resnet", total_passes=200), gm_budget_fraction=0.06)
     node = m.nodes[0]
     net = node.trainer.supernet
     for slot in (0, 4):
