@@ -133,6 +133,25 @@ def cumulative_normalized_auc(x: Iterable[float], y: Iterable[float]) -> np.ndar
 _BOOTSTRAP_RNG = "rng" if "rng" in inspect.signature(stats.bootstrap).parameters else "random_state"
 
 
+def seed_values(values: Iterable[float]) -> np.ndarray:
+    """One value per seed as a 1-D float array; a NaN seed is refused (drop it first), never averaged."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("values must be finite; drop NaN seeds first")
+    return x
+
+
+def degenerate_interval(x: np.ndarray) -> tuple[float, float] | None:
+    """(NaN, NaN) for fewer than 2 seeds, a zero-width interval when all seeds agree, else None."""
+    if x.size < 2:
+        return math.nan, math.nan
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    return None
+
+
 def bootstrap_ci(
     values: Iterable[float],
     *,
@@ -146,15 +165,9 @@ def bootstrap_ci(
     values: shape (n_seeds,), finite. Fewer than 2 values give (NaN, NaN); identical values give a
     zero-width interval at that value. ``random_state`` fixes the resampling, so reports are reproducible.
     """
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"values must be 1-D, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("values must be finite; drop NaN seeds before bootstrapping")
-    if x.size < 2:
-        return math.nan, math.nan
-    if np.ptp(x) == 0:
-        return float(x[0]), float(x[0])
+    x = seed_values(values)
+    if (degenerate := degenerate_interval(x)) is not None:
+        return degenerate
     res = stats.bootstrap(
         (x,),
         np.mean,
@@ -177,15 +190,9 @@ def t_interval(values: Iterable[float], *, confidence: float = CONFIDENCE) -> tu
     values: shape (n_seeds,), finite. Fewer than 2 values give (NaN, NaN); identical values a zero-width
     interval at that value. With 3 seeds t = 4.30, so the interval is wide: that is what 3 seeds know.
     """
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 1:
-        raise ValueError(f"values must be 1-D, got shape {x.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("values must be finite; drop NaN seeds first")
-    if x.size < 2:
-        return math.nan, math.nan
-    if np.ptp(x) == 0:
-        return float(x[0]), float(x[0])
+    x = seed_values(values)
+    if (degenerate := degenerate_interval(x)) is not None:
+        return degenerate
     mean = float(x.mean())
     half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
     return mean - half, mean + half

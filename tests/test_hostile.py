@@ -744,39 +744,21 @@ def _no_third_run(tmp: Path) -> None:
     assert not any(p.name == "seed2" for p in started), "a queued run started after the stop"
 
 
+# a run long enough to be stopped after its first checkpoint's resume state is written
+RUN_ARGV = [
+    "run", "--method", "spos", "--quiet", "--out", "r", *TINY,
+    "--set", "run.budget_epochs=8.0", "--set", "run.checkpoints=[0.125, 0.25, 0.5, 1.0]",
+]  # fmt: skip
+
 STOPS = {
     "run_sigint": Stop(
-        [
-            "run",
-            "--method",
-            "spos",
-            "--quiet",
-            "--out",
-            "r",
-            *TINY,
-            "--set",
-            "run.budget_epochs=8.0",
-            "--set",
-            "run.checkpoints=[0.125, 0.25, 0.5, 1.0]",
-        ],
+        RUN_ARGV,
         (signal.SIGINT,),
         130,
         _state_written(Path("r")),
     ),
     "run_sigterm": Stop(
-        [
-            "run",
-            "--method",
-            "spos",
-            "--quiet",
-            "--out",
-            "r",
-            *TINY,
-            "--set",
-            "run.budget_epochs=8.0",
-            "--set",
-            "run.checkpoints=[0.125, 0.25, 0.5, 1.0]",
-        ],
+        RUN_ARGV,
         (signal.SIGTERM,),
         143,
         _state_written(Path("r")),
