@@ -171,6 +171,8 @@ def run_demo(
     an empty folder ``<out>/data`` as their data directory. Returns the paths written, the noise
     ceiling, the suite outcomes and the wall time.
     """
+    from supernet_bench.aggregate import load_runs
+    from supernet_bench.references import compute_references
     from supernet_bench.report import build_report
     from supernet_bench.suite import FAILED, Progress, Suite, plan, run_suite
 
@@ -192,6 +194,9 @@ def run_demo(
 
     progress = Progress(len(tasks), 1, log, kt_digits=3)
     outcomes = run_suite(tasks, data_dir=data_dir, workers=1, on_outcome=progress)
+    if not any(o.status == FAILED for o in outcomes):  # the board shows what counting parameters etc. achieve
+        log("demo: scoring the free reference estimators (#params, FLOPs, zero-cost proxies, untrained supernet)")
+        compute_references(load_runs(out / "runs"), data_dir, seeds=(0,), log=log)  # one seed: ~20 s here
     report_dir = out / "report"
     report = build_report(out / "runs", report_dir, data_dir=data_dir, title="supernet-bench demo")
     return {

@@ -57,7 +57,10 @@ def test_demo_end_to_end_without_a_data_folder(tmp_path, monkeypatch, capsys):
     for name in ("leaderboard.md", "index.html", "leaderboard.parquet", "summary.parquet"):
         assert (report / name).is_file(), name
     assert list((report / "figures").glob("*.png"))
-    assert len(list((out / "runs").rglob("metrics.parquet"))) == 2
+    parquets = list((out / "runs").rglob("metrics.parquet"))
+    assert len([p for p in parquets if "references" not in p.parts]) == 2
+    assert any("references" in p.parts for p in parquets)  # the free references are on the demo's board too
+    assert "reference" in (report / "leaderboard.md").read_text()
     assert "demo-shapes" in (report / "leaderboard.md").read_text()
     assert f"leaderboard: {report / 'leaderboard.md'}" in printed
     assert "noise ceiling" in printed
