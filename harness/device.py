@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from supernet_bench.config import PRECISIONS, RunTable
 from supernet_bench.core.errors import BenchError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
-PRECISIONS = ("fp32", "bf16")
 CUBLAS_WORKSPACE = ":4096:8"  # the setting cuBLAS documents for reproducible results
 
 
@@ -67,9 +67,9 @@ class DeviceSettings:
     """How a run executes; resolved once from the config's run table."""
 
     device: torch.device
-    deterministic: bool = False
-    precision: str = "fp32"
-    channels_last: bool = True
+    deterministic: bool = RunTable.deterministic  # the defaults are the config schema's (harness/config.py)
+    precision: str = RunTable.precision
+    channels_last: bool = RunTable.channels_last
 
     @property
     def is_cuda(self) -> bool:
@@ -93,17 +93,17 @@ class DeviceSettings:
 
 def settings_from_run(run: dict[str, Any], device: str | None = None) -> DeviceSettings:
     """The run table's device keys (`device` overrides run.device, e.g. the CLI's --device)."""
-    precision = run.get("precision", "fp32")
+    precision = run.get("precision", RunTable.precision)
     if precision not in PRECISIONS:
         raise BenchError(f"run.precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     for key in ("deterministic", "channels_last"):
         if key in run and not isinstance(run[key], bool):
             raise BenchError(f"run.{key} must be true or false, got {run[key]!r}")
     return DeviceSettings(
-        device=resolve_device(device if device is not None else run.get("device", "auto")),
-        deterministic=bool(run.get("deterministic", False)),
+        device=resolve_device(device if device is not None else run.get("device", RunTable.device)),
+        deterministic=bool(run.get("deterministic", RunTable.deterministic)),
         precision=precision,
-        channels_last=bool(run.get("channels_last", True)),
+        channels_last=bool(run.get("channels_last", RunTable.channels_last)),
     )
 
 
