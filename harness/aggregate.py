@@ -36,7 +36,7 @@ from supernet_bench.config import with_defaults
 from supernet_bench.core.errors import BenchError
 from supernet_bench.metrics import column_info
 from supernet_bench.reproducibility import REPRODUCING_KEYS
-from supernet_bench.schema import METRICS_SCHEMA, PREDICTIONS_SCHEMA
+from supernet_bench.schema import LINEAGES_SCHEMA, METRICS_SCHEMA, PREDICTIONS_SCHEMA
 from supernet_bench.store import RunStore
 
 __all__ = [
@@ -251,6 +251,25 @@ class RunSet:
             frames.append(table)
         if not frames:
             return pd.DataFrame(columns=[*PREDICTIONS_SCHEMA.names, RUN_PATH])
+        return pd.concat(frames, ignore_index=True)
+
+
+    def final_lineages(self) -> pd.DataFrame:
+        """lineages.parquet rows of every run at its last checkpoint (LINEAGES_SCHEMA + run_path); runs
+        written before lineages.parquet existed contribute nothing."""
+        frames = []
+        for run_path in self.manifests:
+            store = RunStore(self.root / run_path)
+            if not store.has_lineages():
+                continue
+            table = store.read_lineages().to_pandas()
+            if table.empty:
+                continue
+            table = table[table["checkpoint"] == table["checkpoint"].max()].copy()
+            table[RUN_PATH] = run_path
+            frames.append(table)
+        if not frames:
+            return pd.DataFrame(columns=[*LINEAGES_SCHEMA.names, RUN_PATH])
         return pd.concat(frames, ignore_index=True)
 
 

@@ -265,6 +265,13 @@ class CheckFailed(click.ClickException):
 @click.option("--data-dir", default=None, help="Data folder (default: $SUPERNET_BENCH_DATA).")
 @click.option("--set", "overrides", multiple=True, help="Extra override for every run, after the suite's own.")
 @click.option("--dry-run", is_flag=True, help="List the run directories and exit.")
+@click.option(
+    "--reuse",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A results root whose complete runs may be adopted where they train the same (only the checkpoints "
+    "differ), after the suite's own reuse roots.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Print the traceback of each failed run.")
 @click.option(
     "--executor",
@@ -294,6 +301,7 @@ def suite(
     data_dir,
     overrides,
     dry_run,
+    reuse,
     verbose,
     engine,
     address,
@@ -322,7 +330,7 @@ def suite(
     root = out if out is not None else Path(spec.out)
     if device is not None:  # checked against this machine's GPUs only where the runs execute here
         overrides = (*overrides, *_device_overrides(device, available=engine == "local"))
-    tasks = plan(spec, root, overrides)
+    tasks = plan(spec, root, overrides, reuse=[str(r) for r in reuse])
     where = f"{workers} worker(s)" if engine == "local" else f"executor {engine}"
     click.echo(f"suite {spec.name}: {len(tasks)} run(s) under {root} (profile {spec.profile}, {where})")
     if dry_run:

@@ -207,16 +207,21 @@ def flat_keys(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def config_diff(recorded: dict[str, Any], config: RunConfig) -> list[str]:
-    """The keys where a recorded config differs from `config`, as `key (stored X, requested Y)`."""
+def config_differences(recorded: dict[str, Any], config: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """The flat keys where a recorded config differs from `config`: key -> (stored, requested)."""
     stored = flat_keys(json.loads(json.dumps(with_defaults(recorded), default=str)))
     wanted = flat_keys(json.loads(json.dumps(config.to_dict(), default=str)))
-    diffs = []
-    for key in sorted(set(stored) | set(wanted)):
-        a, b = stored.get(key, "unset"), wanted.get(key, "unset")
-        if a != b:
-            diffs.append(f"{key} (stored {_short(a)}, requested {_short(b)})")
-    return diffs
+    keys = sorted(set(stored) | set(wanted))
+    pairs = {key: (stored.get(key, "unset"), wanted.get(key, "unset")) for key in keys}
+    return {key: (a, b) for key, (a, b) in pairs.items() if a != b}
+
+
+def config_diff(recorded: dict[str, Any], config: RunConfig) -> list[str]:
+    """The keys where a recorded config differs from `config`, as `key (stored X, requested Y)`."""
+    return [
+        f"{key} (stored {_short(a)}, requested {_short(b)})"
+        for key, (a, b) in config_differences(recorded, config).items()
+    ]
 
 
 def _short(value: Any) -> str:

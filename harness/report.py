@@ -5,7 +5,8 @@
     out/leaderboard.md        leaderboard per group + cross-task ranks + notes
     out/leaderboard.parquet   LEADERBOARD_SCHEMA rows (harness/leaderboard.py)
     out/summary.parquet       every cell at every checkpoint (harness/aggregate.py summarize)
-    out/tables/*.md           ablation, KT-all / KT-top-50, Spearman among the top 1% / 5%, ranks
+    out/tables/*.md           ablation, KT-all / KT-top-50, Spearman among the top 1% / 5%, signal, lineages
+                              (passes and KT per sub-supernet / leaf, the selected architecture), ranks
     out/figures/*.png         curves, final KT, rank difference per complexity group, score vs GT, CD
     out/index.html            all of it on one page: sortable tables (inline JS), figures linked from figures/
 
@@ -29,6 +30,7 @@ from supernet_bench.aggregate import (
     GROUP_KEYS,
     KT,
     KT_AUC,
+    RUN_PATH,
     WALL,
     final_rows,
     group_slug,
@@ -305,6 +307,76 @@ SIGNAL_CAPTION = (
     "score spread over architectures"
 )
 
+LINEAGE_CAPTION = (
+    "Lineages: what split methods spend and how each part ranks (final checkpoint, primary GT column). A lineage "
+    "is one separately trained (sub-)supernet: a Few-Shot sub-supernet or a GM-NAS leaf; methods that never "
+    "split have one. Passes: own (trained in this lineage), with its ancestors' (one-shot phase + own), as a "
+    "share of the run's budget. Selected GT: the ground truth of the method's pick, the best architecture of "
+    "each lineage by supernet score and then the best of those (GM-NAS's own selection; the top-1 for one lineage)"
+)
+
+
+def _lineage_title(keys: tuple[Any, ...], gt_column: str, n_archs: int) -> str:
+    space, dataset, profile = keys
+    return f"{space} / {dataset} / {gt_column} / profile {profile} ({n_archs} architectures)"
+
+
+def lineage_tables(lineages: pd.DataFrame, metrics: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Per board: one summary row per method (lineage count, passes, within-lineage and global KT, selected
+    architecture's GT), then one row per lineage of every run that split."""
+    if lineages.empty:
+        return []
+    primary = metrics[metrics["primary_gt"].astype(bool)].drop_duplicates(RUN_PATH)
+    frame = lineages.merge(primary[[RUN_PATH, "gt_column"]], on=RUN_PATH, how="inner")
+    out = []
+    for keys, g in frame.groupby(["space", "dataset", "profile", "gt_column"], sort=True):
+        n_archs = int(g.groupby(RUN_PATH)["n_archs"].sum().max())
+        summary = []
+        for method, m in g.groupby("method", sort=True):
+            per_run = m.groupby(RUN_PATH)
+            n_lin = per_run.size().to_numpy()
+            selected = m[m["selected"]]
+            summary.append(
+                {
+                    "method": method,
+                    "seeds": str(per_run.ngroups),
+                    "lineages": "..".join(sorted({str(int(n_lin.min())), str(int(n_lin.max()))}, key=int)),
+                    "own passes / lineage": fmt(m["own_passes"].mean(), 0),
+                    "lineage passes (% of run)": (
+                        f"{m['lineage_passes'].mean():.0f} ({100 * (m['lineage_passes'] / m['passes']).mean():.0f}%)"
+                    ),
+                    "KT within lineage (mean, min..max)": (
+                        "n/a" if m["kendall_tau"].isna().all() else
+                        f"{m['kendall_tau'].mean():.3f} ({m['kendall_tau'].min():+.3f}..{m['kendall_tau'].max():+.3f})"
+                    ),  # fmt: skip
+                    "global KT": _pm_seeds(per_run["global_kendall_tau"].first().to_numpy(dtype=np.float64)),
+                    "selected GT": _pm_seeds(selected["best_gt"].to_numpy(dtype=np.float64)),
+                }
+            )
+        title = _lineage_title(keys[:3], keys[3], n_archs)
+        out.append((f"{title}: per method", pd.DataFrame(summary)))
+        split = g[g.groupby(RUN_PATH)["lineage"].transform("size") > 1].sort_values(["method", "seed", "lineage"])
+        if not split.empty:
+            detail = pd.DataFrame(
+                {
+                    "method": split["method"],
+                    "seed": split["seed"].astype(str),
+                    "lineage": split["lineage"],
+                    "own passes": split["own_passes"].astype(str),
+                    "lineage passes": split["lineage_passes"].astype(str),
+                    "% of run": [f"{100 * a / b:.0f}%" for a, b in zip(split["lineage_passes"], split["passes"])],
+                    "weights trained on": split["weight_passes"].astype(str),
+                    "archs": split["n_archs"].astype(str),
+                    "KT within": [fmt(v) for v in split["kendall_tau"]],
+                    "global KT": [fmt(v) for v in split["global_kendall_tau"]],
+                    "best GT": [fmt(v, 2) for v in split["best_gt"]],
+                    "selected": ["yes" if v else "" for v in split["selected"]],
+                }
+            )
+            out.append((f"{title}: per lineage of every run that split", detail))
+    return out
+
+
 TABLES = {
     "ablation": ("Ablation: KT ± std, top-1, complexity bias (CB, fair 0.5) and rho_CC (fair 0)", ablation_tables),
     "kt_top50": ("Kendall tau over all architectures and among the GT top 50", kt_top50_tables),
@@ -516,6 +588,11 @@ def build_report(
         name: (caption, builder(summary)) for name, (caption, builder) in TABLES.items()
     }
     built["signal"] = (SIGNAL_CAPTION, signal_tables(runs.metrics, predictions))  # per run, not per cell
+    lineages = runs.final_lineages()
+    lineages = lineages[lineages[RUN_PATH].isin(set(runs.metrics[RUN_PATH]))]  # a sweep: its largest budgets
+    lineage_parts = lineage_tables(lineages, runs.metrics)
+    if lineage_parts:
+        built["lineages"] = (LINEAGE_CAPTION, lineage_parts)
     for name, (caption, parts) in built.items():
         text = f"## {caption}\n\n" + "\n".join(f"### {t}\n\n{markdown_table(df)}" for t, df in parts)
         atomic_write_text(table_dir / f"{name}.md", text)

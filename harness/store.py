@@ -45,6 +45,9 @@ class RunStore:
         m = self.manifest()
         return m is not None and m.get("status") == "complete"
 
+    def has_lineages(self) -> bool:
+        return (self.root / LINEAGES).exists()
+
     def has_state(self) -> bool:
         return (self.root / STATE).is_file()
 

@@ -43,12 +43,15 @@ from supernet_bench.core.errors import BenchError, UnknownNameError
 from supernet_bench.core.registry import Registry
 from supernet_bench.divergence import Diverged
 from supernet_bench.lock import RunLocked
+from supernet_bench.reuse import REUSED_FROM, adopt, find_reusable, reusable
 from supernet_bench.store import RunStore
 
 # ----------------------------------------------------------------------------------------------------------
 # suite files
 
-_KEYS = {"description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out", "budgets"}
+_KEYS = {
+    "description", "profile", "seeds", "methods", "spaces", "datasets", "gt", "overrides", "out", "budgets", "reuse",
+}  # fmt: skip
 
 SUITES: Registry[Path] = Registry("suite")
 MAX_SEED_COUNT = 10_000  # `seeds = N` runs seeds 0..N-1; a larger count is a typo, not a plan
@@ -84,6 +87,9 @@ class Suite:
     # budgets (epoch-equivalents): one separate run per budget, each with its own full schedule
     # (run.budget_epochs), in <method>/budget<b>/seed<k>; empty: the profile's budget, <method>/seed<k>
     budgets: tuple[float, ...] = ()
+    # results roots whose complete runs a task may adopt instead of training (harness/reuse.py), e.g. a
+    # budget sweep's run at the board's budget
+    reuse: tuple[str, ...] = ()
 
 
 def _str_list(path: Path, key: str, value: Any, allow_empty: bool = False) -> tuple[str, ...]:
@@ -170,6 +176,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         out=out,
         description=str(data.get("description", "")),
         budgets=_budgets(path, data["budgets"]) if "budgets" in data else (),
+        reuse=_str_list(path, "reuse", data.get("reuse", []), allow_empty=True),
     )
 
 
@@ -184,6 +191,7 @@ class RunTask:
     config: RunConfig
     out: Path
     label: str  # the run directory relative to the results root
+    reuse: tuple[str, ...] = ()  # results roots to adopt an equivalent complete run from (harness/reuse.py)
 
 
 def run_dir(root: str | Path, config: RunConfig) -> Path:
@@ -192,12 +200,20 @@ def run_dir(root: str | Path, config: RunConfig) -> Path:
     return Path(root) / config.profile / space / config.dataset / config.method / f"seed{config.seed}"
 
 
-def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable[str] = ()) -> list[RunTask]:
-    """Resolve every run's config up front, so a typo fails before anything trains."""
+def plan(
+    suite: Suite, root: str | Path | None = None, extra_overrides: Iterable[str] = (), reuse: Iterable[str] = ()
+) -> list[RunTask]:
+    """Resolve every run's config up front, so a typo fails before anything trains; ``reuse`` adds results
+    roots to the suite's own."""
     from supernet_bench.methods import canonical_name
 
     root = Path(root if root is not None else suite.out)
     overrides = [*suite.overrides, *extra_overrides]
+    for folder in reuse:
+        if not Path(folder).is_dir():
+            raise BenchError(f"reuse root {folder} is not a folder")
+    # a suite file's roots are committed results that an installed copy may lack: absent ones are skipped
+    reuse_roots = (*(r for r in suite.reuse if Path(r).is_dir()), *reuse)
     tasks, seen = [], set()
     for space in suite.spaces:
         for dataset in suite.datasets:
@@ -220,7 +236,7 @@ def plan(suite: Suite, root: str | Path | None = None, extra_overrides: Iterable
                         if out in seen:
                             raise BenchError(f"suite {suite.name} lists the run {out.relative_to(root)} twice")
                         seen.add(out)
-                        tasks.append(RunTask(config, out, out.relative_to(root).as_posix()))
+                        tasks.append(RunTask(config, out, out.relative_to(root).as_posix(), reuse_roots))
     _check_names(tasks)
     return tasks
 
@@ -239,7 +255,7 @@ def _check_names(tasks: list[RunTask]) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # running
 
-SKIPPED, RAN, RESUMED, FAILED, BUSY = "skipped", "ran", "resumed", "failed", "busy"
+SKIPPED, RAN, RESUMED, REUSED, FAILED, BUSY = "skipped", "ran", "resumed", "reused", "failed", "busy"
 
 
 @dataclass
@@ -247,7 +263,7 @@ class RunOutcome:
     """What happened to one run of the suite."""
 
     label: str
-    status: str  # skipped (already complete) | ran | resumed | failed | busy (another suite is writing it)
+    status: str  # skipped (already complete) | ran | resumed | reused (adopted) | failed | busy (being written)
     seconds: float = 0.0
     kendall_tau: float = math.nan  # final checkpoint, primary GT (NaN when unknown)
     error: str = ""  # one line for failed runs
@@ -286,6 +302,8 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: 
         if manifest is not None and manifest.get("status") == "complete":
             recorded = manifest.get("config")
             diffs = config_diff(recorded, task.config) if isinstance(recorded, dict) else ["config (unreadable)"]
+            if diffs and manifest.get(REUSED_FROM) and reusable(recorded, task.config):
+                diffs = []  # adopted from another root: scored at other checkpoints, trained the same
             if diffs:
                 return RunOutcome(
                     task.label,
@@ -300,6 +318,11 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: 
                 return RunOutcome(
                     task.label, FAILED, error=f"complete but corrupt: {e}; move the folder away", retry=False
                 )
+        if manifest is None and not store.has_state() and task.reuse:
+            source = find_reusable(task.config, task.reuse)
+            if source is not None:
+                adopt(source, task.out)
+                return RunOutcome(task.label, REUSED, time.perf_counter() - start, _final_kt(store))
         status = RESUMED if store.has_state() else RAN
         log = _log_line(task.label) if lines else None  # per-checkpoint lines, from pool workers too
         protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress, log=log)

@@ -193,3 +193,21 @@ def test_run_id_is_the_config_hash_in_manifest_and_rows(finished_run):
     assert manifest["run_id"] == tiny_config().run_id
     for name in ("metrics.parquet", "predictions.parquet"):
         assert set(pq.read_table(finished_run / name).column("run_id").to_pylist()) == {tiny_config().run_id}
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("method", ["spos", "fairnas", "fewshot", "gmnas", "close-s"])
+def test_scoring_checkpoints_do_not_change_training(method, tmp_path, data_dir):
+    """Scoring draws no training randomness and leaves the weights as it found them, so a run's final
+    predictions do not depend on how many checkpoints scored it on the way (what lets a budget sweep reuse a
+    board's run of the same budget, harness/suite.py `reuse`)."""
+    budget = ["run.budget_epochs=3.0"]
+    few = protocol.run(tiny_config(method, extra=[*budget, "run.checkpoints=[1.0]"]), tmp_path / "a", data_dir=data_dir)
+    many = protocol.run(
+        tiny_config(method, extra=[*budget, "run.checkpoints=[0.0, 0.4, 0.7, 1.0]"]), tmp_path / "b", data_dir=data_dir
+    )
+    _, p_few = result_tables(few)
+    _, p_many = result_tables(many)
+    last = p_many[p_many.checkpoint == p_many.checkpoint.max()].reset_index(drop=True)
+    columns = ["arch", "passes", "accuracy", "loss", "score"]
+    assert last[columns].equals(p_few[columns].reset_index(drop=True))

@@ -185,3 +185,35 @@ def test_macro_reference_is_the_seed_to_seed_ceiling(tmp_path: Path, monkeypatch
     write_run(tmp_path / "d", space="darts", gt_columns=("val_accuracy",))  # no reference registered for darts
     refs, notes = L.reference_rows(A.load_runs(tmp_path / "d"), tmp_path)
     assert refs.empty and notes == []
+
+
+def test_report_shows_lineages_passes_within_kt_and_selection(three_methods: Path, tmp_path: Path, no_data_env):
+    """A split run's lineages (passes, within-lineage KT, the selected architecture) reach tables/lineages.md;
+    a one-lineage run gets only its summary row."""
+    from supernet_bench.store import RunStore
+
+    def rows(method, seed, lineages):
+        keys = {"run_id": f"seed{seed}", "method": method, "space": "nb201", "dataset": "cifar10",
+                "profile": "smoke", "seed": seed, "checkpoint": 1, "passes": 100}  # fmt: skip
+        return [
+            keys | {"lineage": name, "own_passes": own, "lineage_passes": lin, "weight_passes": lin, "n_archs": n,
+                    "kendall_tau": kt, "global_kendall_tau": 0.5, "best_arch": f"a-{name}", "best_score": 1.0,
+                    "best_gt": gt, "selected": sel}  # fmt: skip
+            for name, own, lin, n, kt, gt, sel in lineages
+        ]
+
+    for seed in (0, 1):  # close: two lineages per run, 40 + 60 own passes after a 20-pass one-shot phase
+        RunStore(three_methods / "smoke/nb201/cifar10/close" / f"seed{seed}").write_lineages(
+            rows("close", seed, [("e0=0", 20, 40, 3, 0.2, 90.0, False), ("e0=1", 40, 60, 3, -0.4, 92.0 + seed, True)])
+        )
+    RunStore(three_methods / "smoke/nb201/cifar10/spos/seed0").write_lineages(
+        rows("spos", 0, [("all", 100, 100, 6, 0.5, 91.5, True)])
+    )
+    out = tmp_path / "report"
+    build_report(three_methods, out)
+    text = (out / "tables" / "lineages.md").read_text()
+    assert "| close | 2 | 2 | 30 | 50 (50%) | -0.100 (-0.400..+0.200) | 0.500 ± 0.000 | 92.500 ± 0.707 |" in text
+    assert "| spos | 1 | 1 | 100 | 100 (100%) | 0.500 (+0.500..+0.500) | 0.500 | 91.500 |" in text
+    assert "| close | 1 | e0=1 | 40 | 60 | 60% | 60 | 3 | -0.400 | 0.500 | 93.00 | yes |" in text
+    assert "| spos | 0 | all |" not in text  # one lineage: no per-lineage rows
+    assert "lineages" in (out / "index.html").read_text().lower()
