@@ -7,7 +7,10 @@ only separate runs answer "what budget do I need?".
 
 - ``run_budgets(runs)``: run_path -> the run's budget (epoch-equivalents), from its manifest;
 - ``sweep_table(runs)``: one row per (group, method, budget): n_seeds, final KT mean / std / t-interval;
-- ``crossover(rows, level)``: the smallest budget whose mean KT passes ``level`` (or None).
+- ``crossover(rows, level)``: the smallest budget whose mean KT passes ``level`` (or None);
+- ``against_base_lines(sweep, base)``: where each method's mean KT is above ``base``'s at the same total budget,
+  and how much each of its lineages (a Few-Shot sub-supernet, a GM-NAS leaf: one-shot phase + own training)
+  received there, so a split method can be compared with the base at the budget its lineages really got.
 """
 
 from __future__ import annotations
@@ -43,23 +46,66 @@ def largest_budget_runs(runs: RunSet) -> pd.DataFrame:
     return m[m[BUDGET] == top].drop(columns=BUDGET)
 
 
+LINEAGE_EPOCHS = "lineage_epochs"
+"""Epoch-equivalents behind one lineage's ranking (one-shot phase + its own training), mean over lineages."""
+
+
+def lineage_share(runs: RunSet) -> pd.Series:
+    """run_path -> mean over the run's lineages of lineage_passes / passes at its final checkpoint (1.0 for a
+    method that never splits; runs without lineages.parquet count as one lineage)."""
+    lineages = runs.final_lineages()
+    if lineages.empty:
+        return pd.Series(dtype=np.float64, name="share")
+    share = (lineages["lineage_passes"] / lineages["passes"]).groupby(lineages[RUN_PATH]).mean()
+    return share.rename("share")
+
+
 def sweep_table(runs: RunSet) -> pd.DataFrame:
-    """Per group, method and budget: n_seeds and the final KT's mean, std and t-interval over seeds."""
+    """Per group, method and budget: n_seeds, the final KT's mean, std and t-interval over seeds, and the
+    epoch-equivalents each lineage received (``lineage_epochs``)."""
     per_run = runs.metrics.join(pd.Series(run_budgets(runs), name=BUDGET), on=RUN_PATH)
+    per_run = per_run.join(lineage_share(runs), on=RUN_PATH)
     last = per_run.groupby(RUN_PATH)["checkpoint"].transform("max")
     per_run = per_run[per_run["checkpoint"] == last]
     rows = []
     for key, g in per_run.groupby([*GROUP_KEYS, "method", BUDGET], sort=True):
         st = seed_stats(g[KT].to_numpy(dtype=np.float64))
+        share = g["share"].fillna(1.0).to_numpy(dtype=np.float64)
         rows.append(
             {
                 **dict(zip([*GROUP_KEYS, "method", BUDGET], key, strict=True)),
                 "n_seeds": int(g[RUN_PATH].nunique()),
                 "epoch_equiv": float(g["epoch_equiv"].mean()),
+                LINEAGE_EPOCHS: float((g["epoch_equiv"].to_numpy(dtype=np.float64) * share).mean()),
                 **{f"{KT}_{k}": v for k, v in st.items() if k != "n"},
             }
         )
     return pd.DataFrame(rows)
+
+
+def against_base_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
+    """One sentence per other method: the budgets where its mean final KT is above ``base``'s at the same total
+    budget, and, at its largest budget, the epoch-equivalents per lineage against the base's KT there."""
+    if base not in set(sweep["method"]):
+        return []
+    ref = sweep[sweep["method"] == base].set_index(BUDGET)[f"{KT}_mean"]
+    lines = []
+    for method, rows in sweep[sweep["method"] != base].groupby("method", sort=True):
+        rows = rows.sort_values(BUDGET)
+        common = rows[rows[BUDGET].isin(ref.index)]
+        above = [f"{b:g}" for b, kt in zip(common[BUDGET], common[f"{KT}_mean"], strict=True) if kt > ref[b]]
+        top = rows.iloc[-1]
+        per_lineage = (
+            f"; at {top[BUDGET]:g} each lineage got {top[LINEAGE_EPOCHS]:.0f} epoch-equivalents"
+            if top[LINEAGE_EPOCHS] < 0.99 * top["epoch_equiv"]
+            else ""
+        )
+        lines.append(
+            f"{method} vs {base} at equal total budget: above at "
+            + (", ".join(above) if above else "none")
+            + f" of {len(common)} budgets{per_lineage}"
+        )
+    return lines
 
 
 def crossover(rows: pd.DataFrame, level: float) -> float | None:

@@ -170,30 +170,36 @@ def final_kt_figure(board: pd.DataFrame, title: str = "") -> Figure:
 
 def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", notes: list[str] | None = None) -> Figure:
     """Final KT against the training budget (log x), one line per method with its 95% t-band over seeds,
-    reference estimators as grey lines; each point is a separate run with its own full schedule.
+    reference estimators as grey lines; each point is a separate run with its own full schedule. The right
+    panel puts the same points at the epoch-equivalents each lineage received (one-shot phase + own
+    training; the total for a method that never splits), where split methods are compared fairly.
 
     sweep: ``harness.budget_sweep.sweep_table`` rows of one group; refs: its leaderboard reference rows.
     """
-    fig = _figure(8, 4.6 + 0.16 * len(notes or []))
-    ax = fig.subplots()
-    for method, g in sweep.groupby("method", sort=True):
-        g = g.sort_values("budget_epochs")
-        color, marker = method_style(method)
-        x = g["budget_epochs"].to_numpy(dtype=float)
-        ax.plot(x, g[f"{KT}_mean"], marker=marker, color=color, label=f"{method} (n={int(g['n_seeds'].min())})")
-        lo, hi = g[f"{KT}_ci_low"].to_numpy(dtype=float), g[f"{KT}_ci_high"].to_numpy(dtype=float)
-        if np.isfinite(lo).any():
-            ax.fill_between(x, lo, hi, color=color, alpha=0.15, linewidth=0)
-    _reference_lines(ax, refs, horizontal=True)
-    ax.set_xscale("log", base=2)
+    fig = _figure(12, 4.8 + 0.16 * len(notes or []))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, column, label in (
+        (axes[0], "budget_epochs", "training budget, epoch-equivalents (separate runs, each a full schedule)"),
+        (axes[1], "lineage_epochs", "epoch-equivalents per lineage (sub-supernet / leaf incl. the one-shot phase)"),
+    ):
+        for method, g in sweep.groupby("method", sort=True):
+            g = g.sort_values("budget_epochs")
+            color, marker = method_style(method)
+            x = g[column].to_numpy(dtype=float)
+            ax.plot(x, g[f"{KT}_mean"], marker=marker, color=color, label=f"{method} (n={int(g['n_seeds'].min())})")
+            lo, hi = g[f"{KT}_ci_low"].to_numpy(dtype=float), g[f"{KT}_ci_high"].to_numpy(dtype=float)
+            if np.isfinite(lo).any():
+                ax.fill_between(x, lo, hi, color=color, alpha=0.12, linewidth=0)
+        _reference_lines(ax, refs, horizontal=True)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
     budgets = sorted(sweep["budget_epochs"].unique())
-    ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
-    ax.set_xlabel("training budget, epoch-equivalents (separate runs, each a full schedule)", fontsize=8)
-    ax.set_ylabel("final Kendall tau (mean, 95% t-band over seeds)", fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    axes[0].set_xticks(budgets, [f"{b:g}" for b in budgets])
+    axes[0].set_ylabel("final Kendall tau (mean, 95% t-band over seeds)", fontsize=8)
+    axes[0].legend(fontsize=7, loc="best")
     text = (title + "\n" if title else "") + "\n".join(notes or [])
-    ax.set_title(text, fontsize=7, loc="left")
+    fig.suptitle(text, fontsize=7, x=0.01, ha="left")
     return fig
 
 

@@ -553,6 +553,7 @@ def build_report(
                 lines = B.crossover_lines(g_sweep, float(best[f"{KT}_mean"]), label)
             else:
                 lines = ["no free reference stored: run `supernet-bench references` for the crossover budgets"]
+            lines += B.against_base_lines(g_sweep, base="spos")
             report.caveats[group][0].extend(lines)
             report.figures.append(
                 (F.save(F.budget_figure(g_sweep, refs, name, lines), fig_dir / f"budget_sweep_{slug}.png"),

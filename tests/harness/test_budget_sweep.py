@@ -31,7 +31,8 @@ def test_shipped_budget_sweep_plans_separate_full_schedules():
     assert len(tasks) == len(suite.methods) * 5 * 3
     first = [t for t in tasks if t.label.startswith("proxy/nb201/cifar10/spos/budget10/")]
     assert len(first) == 3 and all(t.config.run["budget_epochs"] == 10.0 for t in first)
-    assert all(tuple(t.config.run["checkpoints"]) == (0.0, 1.0) for t in tasks)  # each budget is a whole schedule
+    assert all(tuple(t.config.run["checkpoints"]) == (1.0,) for t in tasks)  # each budget is a whole schedule
+    assert tasks[0].reuse == ("results/runs/suite-proxy-2",)  # the board's 80-epoch runs are adopted
 
 
 @pytest.mark.parametrize("bad", [[0, 10], [10, 10], "10", [True]])
@@ -46,6 +47,51 @@ def test_crossover_is_the_first_budget_above_the_level():
     assert B.crossover(rows, 0.6) is None
     lines = B.crossover_lines(rows.assign(method="spos"), 0.6, "params")
     assert lines == ["spos: does not pass params (0.600) within the sweep (up to 40 epoch-equivalents)"]
+
+
+def test_against_base_compares_at_equal_total_budget_and_names_the_lineage_budget():
+    sweep = pd.DataFrame(
+        {
+            "method": ["spos"] * 3 + ["fewshot"] * 3,
+            "budget_epochs": [10.0, 20.0, 40.0] * 2,
+            "epoch_equiv": [10.0, 20.0, 40.0] * 2,
+            "lineage_epochs": [10.0, 20.0, 40.0, 4.3, 8.6, 17.2],
+            "kendall_tau_mean": [0.1, 0.2, 0.3, 0.15, 0.1, 0.25],
+        }
+    )
+    assert B.against_base_lines(sweep, "spos") == [
+        "fewshot vs spos at equal total budget: above at 10 of 3 budgets; at 40 each lineage got 17 epoch-equivalents"
+    ]
+    assert B.against_base_lines(sweep, "close-s") == []  # no base in the sweep: nothing to say
+    one = sweep.assign(lineage_epochs=sweep["epoch_equiv"], kendall_tau_mean=[0.1, 0.2, 0.3, 0.0, 0.0, 0.0])
+    assert B.against_base_lines(one, "spos") == ["fewshot vs spos at equal total budget: above at none of 3 budgets"]
+
+
+def test_lineage_epochs_scale_the_budget_by_each_runs_lineage_share(tmp_path: Path):
+    from supernet_bench.store import RunStore
+
+    from tests.harness.test_aggregate import write_run
+
+    for method, shares in {"spos": None, "fewshot": (0.5, 0.25)}.items():
+        for seed in (0, 1):
+            for budget in (10.0, 20.0):
+                out = tmp_path / "p/nb201/cifar10" / method / f"budget{budget:g}" / f"seed{seed}"
+                write_run(tmp_path, method=method, seed=seed, kt=(0.0, 0.1 * seed + budget / 100), out=out,
+                          archs=[f"{method}{budget}-{seed}-{i}" for i in range(6)],  # distinct predictions
+                          config={"method": method, "seed": seed, "run": {"budget_epochs": budget}})  # fmt: skip
+                if shares is not None:  # two lineages holding half and a quarter of the run's 100 passes
+                    keys = {"run_id": "x", "method": method, "space": "nb201", "dataset": "cifar10",
+                            "profile": "smoke", "seed": seed, "checkpoint": 1, "passes": 100}  # fmt: skip
+                    RunStore(out).write_lineages([
+                        keys | {"lineage": str(i), "own_passes": 1, "lineage_passes": int(100 * sh), "weight_passes": 1,
+                                "n_archs": 3, "kendall_tau": 0.0, "global_kendall_tau": 0.0, "best_arch": "a",
+                                "best_score": 0.0, "best_gt": 0.0, "selected": i == 0}  # fmt: skip
+                        for i, sh in enumerate(shares)
+                    ])
+    sweep = B.sweep_table(A.load_runs(tmp_path)).set_index(["method", "budget_epochs"])
+    assert sweep.loc[("spos", 20.0), "lineage_epochs"] == pytest.approx(sweep.loc[("spos", 20.0), "epoch_equiv"])
+    fewshot = sweep.loc[("fewshot", 20.0)]
+    assert fewshot["lineage_epochs"] == pytest.approx(0.375 * fewshot["epoch_equiv"])  # mean of 0.5 and 0.25
 
 
 @pytest.mark.data
