@@ -397,7 +397,8 @@ td:first-child,th:first-child,td.text{text-align:left}
 table.sortable th{cursor:pointer;user-select:none}table.sortable th:hover{background:#e6e6e6}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
 tr.ref td{font-style:italic;background:#fafaf0}tr.below td{color:#777}
-.flag{background:#fff3cd;border-left:4px solid #e0a800;padding:.3rem .6rem;font-weight:600;font-size:.9rem}
+.flag{background:#fff3cd;border-left:4px solid #e0a800;padding:.3rem .6rem;font-weight:600;font-size:.9rem;
+overflow-wrap:anywhere}
 ul.caveats{font-size:.88rem;color:#333;background:#f6f8fa;padding:.4rem 1.6rem;border-radius:4px}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.85rem;color:#555}
 .note{color:#555;font-size:.9rem}code{background:#f3f3f3;padding:0 .2rem}
