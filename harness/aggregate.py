@@ -24,7 +24,8 @@ import hashlib
 import inspect
 import json
 import math
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,8 +315,11 @@ def _read_run(store: RunStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, predictions
 
 
-def load_runs(root: str | Path) -> RunSet:
+def load_runs(root: str | Path | Sequence[str | Path]) -> RunSet:
     """Read every complete run under ``root``; incomplete ones are listed, not read.
+
+    Several roots pool their boards (a cross-task rank over NB201, Macro, ...): the RunSet's root is then their
+    common folder and run paths are relative to it, so runs of different roots never share a path.
 
     A run that cannot be aggregated is left out and named in ``problems`` (and ``notes``), never fatal
     for the root: a malformed one (unreadable manifest or parquet, broken checkpoints), a failed one
@@ -324,15 +328,22 @@ def load_runs(root: str | Path) -> RunSet:
     Reference-estimator runs (manifest ``kind`` "reference", harness/references.py) go to
     ``RunSet.references``, never among the methods.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise BenchError(f"results root {root} is not a folder")
+    roots = [Path(r) for r in ([root] if isinstance(root, str | Path) else root)]
+    if not roots:
+        raise BenchError("no results root given")
+    for r in roots:
+        if not r.is_dir():
+            raise BenchError(f"results root {r} is not a folder")
+    if len({r.resolve() for r in roots}) != len(roots):
+        raise BenchError(f"a results root is given twice: {', '.join(map(str, roots))}")
+    root = roots[0] if len(roots) == 1 else Path(os.path.commonpath([r.resolve() for r in roots]))
+    run_dirs = sorted({d.resolve(): d for r in roots for d in find_run_dirs(r)}.items())
     frames, manifests, incomplete, problems = [], {}, [], []
     identities: dict[str, str] = {}
     digests: dict[tuple, str] = {}
     ref_frames, ref_manifests = [], {}
-    for run_dir in find_run_dirs(root):
-        rel = run_dir.relative_to(root).as_posix() or "."
+    for resolved, run_dir in run_dirs:
+        rel = (run_dir.relative_to(root) if len(roots) == 1 else resolved.relative_to(root)).as_posix() or "."
         store = RunStore(run_dir)
         try:
             manifest = store.manifest()

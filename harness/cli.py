@@ -433,17 +433,21 @@ def references(root: Path, data_dir, seeds: str, batch_size: int, only, threads:
 
 
 @cli.command()
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("roots", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder, e.g. reports/smoke.")
 @click.option("--data-dir", default=None, help="Data folder for reference lines (default: $SUPERNET_BENCH_DATA).")
 @click.option("--title", default=None, help="Page title.")
-def report(root: Path, out: Path, data_dir, title) -> None:
-    """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT."""
+def report(roots: tuple[Path, ...], out: Path, data_dir, title) -> None:
+    """Write leaderboard.md, index.html, figures/*.png and tables/*.md for the runs under ROOT(S).
+
+    Several roots make one pooled report: every board of each, and the cross-task ranks (and, with 5+ tasks,
+    the critical-difference diagram) over all of them.
+    """
     from supernet_bench.report import build_report
 
     if out.exists() and not out.is_dir():
         raise BenchError(f"--out {out} is a file; the report needs a folder")
-    result = build_report(root, out, data_dir=data_dir, title=title)
+    result = build_report(list(roots), out, data_dir=data_dir, title=title)
     click.echo(f"report: {out / 'index.html'} and {out / 'leaderboard.md'}")
     n_fig, n_tab = len(result.figures), len(result.tables)
     click.echo(f"  {n_fig} figure(s) in {out / 'figures'}, {n_tab} table(s) in {out / 'tables'}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -486,16 +487,22 @@ def _write_frame(df: pd.DataFrame, path: Path) -> None:
 
 
 def build_report(
-    root: str | Path, out: str | Path, data_dir: str | Path | None = None, title: str | None = None
+    root: str | Path | Sequence[str | Path],
+    out: str | Path,
+    data_dir: str | Path | None = None,
+    title: str | None = None,
 ) -> Report:
-    """Aggregate every complete run under ``root`` and write the report files into ``out``."""
+    """Aggregate every complete run under ``root`` (several roots: one pooled report, harness/aggregate.py
+    load_runs) and write the report files into ``out``."""
     from supernet_bench import budget_sweep as B
     from supernet_bench import figures as F
     from supernet_bench.caveats import board_caveats
     from supernet_bench.protocol import git_sha
 
-    root, out = Path(root), Path(out)
-    runs = load_runs(root)
+    roots = [Path(r) for r in ([root] if isinstance(root, str | Path) else root)]
+    out = Path(out)
+    runs = load_runs(roots[0] if len(roots) == 1 else roots)
+    where = f"Results root `{roots[0]}`" if len(roots) == 1 else f"Results roots {', '.join(f'`{r}`' for r in roots)}"
     sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
     if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure
         runs.notes.append(
@@ -602,12 +609,12 @@ def build_report(
     atomic_write_text(table_dir / "ranks.md", "## Cross-task ranks\n\n" + rank_markdown(ranks))
     report.tables.append(table_dir / "ranks.md")
 
-    title = title or f"supernet-bench report: {root.name or root}"
+    title = title or "supernet-bench report: " + ", ".join(r.name or str(r) for r in roots)
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     n_methods = int((board["kind"] == METHOD).sum())
     n_below = int(board["below_free"].fillna(False).astype(bool).sum())
     intro = (
-        f"Results root `{root}`: {len(runs.manifests)} complete run(s), generated {stamp}. "
+        f"{where}: {len(runs.manifests)} complete run(s), generated {stamp}. "
         "Methods are ordered by mean Kendall tau over seeds at the final checkpoint, grouped where they "
         f"cannot be told apart; {n_below} of {n_methods} method rows lie below the best free reference "
         "estimator of their board."

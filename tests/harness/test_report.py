@@ -217,3 +217,23 @@ def test_report_shows_lineages_passes_within_kt_and_selection(three_methods: Pat
     assert "| close | 1 | e0=1 | 40 | 60 | 60% | 60 | 3 | -0.400 | 0.500 | 93.00 | yes |" in text
     assert "| spos | 0 | all |" not in text  # one lineage: no per-lineage rows
     assert "lineages" in (out / "index.html").read_text().lower()
+
+
+def test_pooled_report_ranks_across_roots(three_methods: Path, tmp_path: Path, no_data_env):
+    """Two roots make one report: each root's board, and cross-task ranks over both (2 tasks: no CD test)."""
+    other = tmp_path / "macro-root"
+    for method, finals in {"spos": (0.6, 0.7), "fairnas": (0.1, 0.2), "close": (0.3, 0.4)}.items():
+        for seed, final in enumerate(finals):
+            write_run(other, method=method, seed=seed, kt=(0.0, final), space="macro", profile="macro-smoke")
+    report = build_report([three_methods, other], tmp_path / "pooled")
+    assert sorted(report.ranks.tasks) == sorted(
+        [A.group_slug(("nb201", "cifar10", GT, "smoke")), A.group_slug(("macro", "cifar10", GT, "macro-smoke"))]
+    )
+    # nb201: close 1, fairnas / spos tied 2.5; macro: spos 1, close 2, fairnas 3
+    assert report.ranks.mean_rank.to_dict() == {"close": 1.5, "spos": 1.75, "fairnas": 2.75}
+    page = (tmp_path / "pooled" / "index.html").read_text()
+    assert "Results roots" in page and "macro-root" in page
+    assert "critical-difference test skipped: 2 task(s)" in page
+    with pytest.raises(A.BenchError, match="given twice"):
+        A.load_runs([three_methods, three_methods])
+    assert main(["report", str(three_methods), str(other), "--out", str(tmp_path / "cli")]) == 0
