@@ -75,3 +75,20 @@ def test_naswot_kernel_counts_matching_units():
 def test_unknown_proxy_is_one_clear_error():
     with pytest.raises(ValueError, match="unknown zero-cost proxy: synflo"):
         Z.zero_cost_scores(tiny(), (SKIP,) * 6, *batch(), proxies=("synflo",))
+
+
+@pytest.mark.data
+def test_zero_cost_check_measures_every_proxy_on_every_arch_by_default(data_dir, tmp_path, capsys):
+    """The paper check (harness/zero_cost_check.py) on 4 architectures: batch proxies on all of them unless
+    --n-batch lowers it, one printed line per proxy with its Spearman and the paper's."""
+    import pandas as pd
+    from supernet_bench import zero_cost_check as C
+
+    out = tmp_path / "zc.parquet"
+    assert C.main(["--n", "4", "--batch-proxies", "jacob_cov", "--batch-size", "8", "--out", str(out)]) == 0
+    table = pd.read_parquet(out)
+    assert len(table) == 4 and table["synflow"].notna().all() and table["jacob_cov"].notna().all()
+    printed = capsys.readouterr().out
+    assert "jacob_cov  n=    4" in printed and "(paper spearman 0.73)" in printed
+    C.main(["--n", "4", "--n-batch", "2", "--batch-proxies", "jacob_cov", "--batch-size", "8", "--out", str(out)])
+    assert pd.read_parquet(out)["jacob_cov"].notna().sum() == 2
