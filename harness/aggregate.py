@@ -242,35 +242,27 @@ class RunSet:
 
     def final_predictions(self) -> pd.DataFrame:
         """predictions.parquet rows of every run at its last checkpoint (PREDICTIONS_SCHEMA + run_path)."""
-        frames = []
-        for run_path in self.manifests:
-            table = RunStore(self.root / run_path).read_predictions().to_pandas()
-            if table.empty:
-                continue
-            table = table[table["checkpoint"] == table["checkpoint"].max()].copy()
-            table[RUN_PATH] = run_path
-            frames.append(table)
-        if not frames:
-            return pd.DataFrame(columns=[*PREDICTIONS_SCHEMA.names, RUN_PATH])
-        return pd.concat(frames, ignore_index=True)
-
+        return self._final_rows(RunStore.read_predictions, PREDICTIONS_SCHEMA)
 
     def final_lineages(self) -> pd.DataFrame:
         """lineages.parquet rows of every run at its last checkpoint (LINEAGES_SCHEMA + run_path); runs
         written before lineages.parquet existed contribute nothing."""
+        return self._final_rows(RunStore.read_lineages, LINEAGES_SCHEMA, present=RunStore.has_lineages)
+
+    def _final_rows(self, read, schema, present=lambda store: True) -> pd.DataFrame:
         frames = []
         for run_path in self.manifests:
             store = RunStore(self.root / run_path)
-            if not store.has_lineages():
+            if not present(store):
                 continue
-            table = store.read_lineages().to_pandas()
+            table = read(store).to_pandas()
             if table.empty:
                 continue
             table = table[table["checkpoint"] == table["checkpoint"].max()].copy()
             table[RUN_PATH] = run_path
             frames.append(table)
         if not frames:
-            return pd.DataFrame(columns=[*LINEAGES_SCHEMA.names, RUN_PATH])
+            return pd.DataFrame(columns=[*schema.names, RUN_PATH])
         return pd.concat(frames, ignore_index=True)
 
 
