@@ -169,13 +169,18 @@ def test_committed_smoke_baseline_is_well_formed():
 
 
 def test_committed_proxy_board_is_what_its_baseline_summarizes():
-    """results/runs/suite-proxy (the runs behind reports/proxy) against results/baselines/proxy-nb201-cifar10:
-    every method x 3 seeds, each metric with its own tolerance, and at zero tolerance the runs sit at or above
-    every cell's CI low, which fails if either file is regenerated without the other."""
+    """results/runs/suite-proxy-2 (the runs behind reports/proxy, with their reference estimators) against
+    results/baselines/proxy-nb201-cifar10: every method x 3 seeds plus the references, each metric with its own
+    tolerance, and at zero tolerance the runs sit at or above every cell's CI low, which fails if either file is
+    regenerated without the other."""
     path = REPO / "results" / "baselines" / "proxy-nb201-cifar10.parquet"
     b = R.read_baseline(path)
     assert (b.tolerance, b.score_tolerance) == (0.1, 1.0)
-    assert b.rows.method.nunique() == 16 and (b.rows.n_seeds == 3).all() and set(b.rows.profile) == {"proxy"}
-    result = R.regress(REPO / "results" / "runs" / "suite-proxy", path, tolerance=0.0, score_tolerance=0.0)
+    refs = set(b.meta["references"].split(","))
+    assert {"FLOPs", "#params", "synflow", "jacob_cov", "naswot"} <= refs
+    methods = b.rows[~b.rows.method.isin(refs)]
+    assert methods.method.nunique() == 16 and (methods.n_seeds == 3).all() and set(b.rows.profile) == {"proxy"}
+    result = R.regress(REPO / "results" / "runs" / "suite-proxy-2", path, tolerance=0.0, score_tolerance=0.0)
     assert not result.failed() and not result.new, result.lines()
-    assert result.checked == 16 * 3 * 5 * 2  # methods x GT columns x checkpoints x (kendall_tau, mean_score)
+    # methods x GT columns x checkpoints x (kendall_tau, mean_score), and each reference's KT per GT column
+    assert result.checked == 16 * 3 * 5 * 2 + len(refs) * 3
