@@ -96,7 +96,7 @@ def against_base_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
         above = [f"{b:g}" for b, kt in zip(common[BUDGET], common[f"{KT}_mean"], strict=True) if kt > ref[b]]
         top = rows.iloc[-1]
         per_lineage = (
-            f"; at {top[BUDGET]:g} each lineage got {top[LINEAGE_EPOCHS]:.0f} epoch-equivalents"
+            f"; at {top[BUDGET]:g} each lineage got {top[LINEAGE_EPOCHS]:.3g} epoch-equivalents"
             if top[LINEAGE_EPOCHS] < 0.99 * top["epoch_equiv"]
             else ""
         )

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from supernet_bench.aggregate import KT
 from supernet_bench.leaderboard import METHOD, REFERENCE, RankSummary
 
@@ -188,10 +189,11 @@ def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", note
             x = g[column].to_numpy(dtype=float)
             ax.plot(x, g[f"{KT}_mean"], marker=marker, color=color, label=f"{method} (n={int(g['n_seeds'].min())})")
             lo, hi = g[f"{KT}_ci_low"].to_numpy(dtype=float), g[f"{KT}_ci_high"].to_numpy(dtype=float)
-            if np.isfinite(lo).any():
-                ax.fill_between(x, lo, hi, color=color, alpha=0.12, linewidth=0)
+            if np.isfinite(lo).any():  # Kendall tau lives in [-1, 1]; a 2-seed t-band can reach far beyond
+                ax.fill_between(x, np.clip(lo, -1, 1), np.clip(hi, -1, 1), color=color, alpha=0.12, linewidth=0)
         _reference_lines(ax, refs, horizontal=True)
         ax.set_xscale("log", base=2)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel(label, fontsize=8)
         ax.grid(alpha=0.3)
     budgets = sorted(sweep["budget_epochs"].unique())

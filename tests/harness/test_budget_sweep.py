@@ -60,7 +60,7 @@ def test_against_base_compares_at_equal_total_budget_and_names_the_lineage_budge
         }
     )
     assert B.against_base_lines(sweep, "spos") == [
-        "fewshot vs spos at equal total budget: above at 10 of 3 budgets; at 40 each lineage got 17 epoch-equivalents"
+        "fewshot vs spos at equal total budget: above at 10 of 3 budgets; at 40 each lineage got 17.2 epoch-equivalents"
     ]
     assert B.against_base_lines(sweep, "close-s") == []  # no base in the sweep: nothing to say
     one = sweep.assign(lineage_epochs=sweep["epoch_equiv"], kendall_tau_mean=[0.1, 0.2, 0.3, 0.0, 0.0, 0.0])
@@ -96,11 +96,12 @@ def test_lineage_epochs_scale_the_budget_by_each_runs_lineage_share(tmp_path: Pa
 
 @pytest.mark.data
 def test_tiny_sweep_report_has_the_budget_figure(tmp_path: Path, data_dir: Path):
-    overrides = [*TINY_OVERRIDES, "run.checkpoints=[0.0, 1.0]"]
-    suite = load_suite(write_suite(tmp_path / "s.toml", budgets=[0.5, 1.0], overrides=overrides))
+    overrides = [*TINY_OVERRIDES, "run.checkpoints=[0.0, 1.0]", "run.batch_size=8"]
+    suite = load_suite(write_suite(tmp_path / "s.toml", budgets=[0.5, 1.0], overrides=overrides,
+                                   methods=["spos", "fewshot"]))  # fmt: skip
     root = tmp_path / "runs"
     outcomes = run_suite(plan(suite, root), data_dir=str(data_dir), workers=1)
-    assert all(o.status == "ran" for o in outcomes) and len(outcomes) == 4
+    assert all(o.status == "ran" for o in outcomes) and len(outcomes) == 8, [o.error for o in outcomes]
     runs = A.load_runs(root)
     assert B.is_sweep(runs)
     sweep = B.sweep_table(runs)
@@ -112,3 +113,6 @@ def test_tiny_sweep_report_has_the_budget_figure(tmp_path: Path, data_dir: Path)
     assert (report.board[report.board["kind"] == "method"]["epoch_equiv"] > 0.9).all()  # the largest budget
     md = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "spos: passes the best free reference, #params" in md or "spos: does not pass the best free" in md
+    few = primary[primary["method"] == "fewshot"]
+    assert (few["lineage_epochs"] < 0.9 * few["epoch_equiv"]).all()  # each sub-supernet got a share
+    assert "fewshot vs spos at equal total budget: above at" in md and "each lineage got" in md
