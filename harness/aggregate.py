@@ -326,16 +326,18 @@ def load_runs(root: str | Path | Sequence[str | Path]) -> RunSet:
     for r in roots:
         if not r.is_dir():
             raise BenchError(f"results root {r} is not a folder")
-    if len({r.resolve() for r in roots}) != len(roots):
-        raise BenchError(f"a results root is given twice: {', '.join(map(str, roots))}")
-    root = roots[0] if len(roots) == 1 else Path(os.path.commonpath([r.resolve() for r in roots]))
-    run_dirs = sorted({d.resolve(): d for r in roots for d in find_run_dirs(r)}.items())
+    if len(roots) > 1:  # pooled: run paths relative to the roots' common folder
+        roots = [r.resolve() for r in roots]
+        if len(set(roots)) != len(roots):
+            raise BenchError(f"a results root is given twice: {', '.join(map(str, roots))}")
+    root = roots[0] if len(roots) == 1 else Path(os.path.commonpath(roots))
+    run_dirs = sorted({d for r in roots for d in find_run_dirs(r)})  # a set: nested roots list a run once
     frames, manifests, incomplete, problems = [], {}, [], []
     identities: dict[str, str] = {}
     digests: dict[tuple, str] = {}
     ref_frames, ref_manifests = [], {}
-    for resolved, run_dir in run_dirs:
-        rel = (run_dir.relative_to(root) if len(roots) == 1 else resolved.relative_to(root)).as_posix() or "."
+    for run_dir in run_dirs:
+        rel = run_dir.relative_to(root).as_posix() or "."
         store = RunStore(run_dir)
         try:
             manifest = store.manifest()

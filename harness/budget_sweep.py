@@ -85,7 +85,7 @@ def sweep_table(runs: RunSet) -> pd.DataFrame:
 
 def against_base_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
     """One sentence per other method: the budgets where its mean final KT is above ``base``'s at the same total
-    budget, and, at its largest budget, the epoch-equivalents per lineage against the base's KT there."""
+    budget, and, where it splits, the epoch-equivalents each lineage received at its largest budget."""
     if base not in set(sweep["method"]):
         return []
     ref = sweep[sweep["method"] == base].set_index(BUDGET)[f"{KT}_mean"]

@@ -501,7 +501,7 @@ def build_report(
 
     roots = [Path(r) for r in ([root] if isinstance(root, str | Path) else root)]
     out = Path(out)
-    runs = load_runs(roots[0] if len(roots) == 1 else roots)
+    runs = load_runs(roots)
     where = f"Results root `{roots[0]}`" if len(roots) == 1 else f"Results roots {', '.join(f'`{r}`' for r in roots)}"
     sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
     if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure

@@ -40,9 +40,7 @@ def find_reusable(config: RunConfig, roots: tuple[str, ...]) -> Path | None:
     """The first complete run under ``roots`` that ``config`` may adopt (roots in order, folders sorted)."""
     from supernet_bench.aggregate import find_run_dirs
 
-    for root in roots:
-        if not Path(root).is_dir():
-            raise BenchError(f"reuse root {root} is not a folder")
+    for root in roots:  # checked by suite.plan; a root gone since then has no runs
         for run_dir in find_run_dirs(root):
             try:
                 manifest = RunStore(run_dir).manifest()
