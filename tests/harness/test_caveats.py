@@ -37,7 +37,8 @@ def test_partial_and_pooled_flags_and_primary_first(tmp_path: Path):
     assert [g[2] for g in order] == [GT, OTHER]  # the runs' primary column first, whatever its name sorts as
     lines, flags = board_caveats(runs, order[0], board, signal_rows(runs.metrics, runs.final_predictions()), "x")
     assert any(f.startswith("PARTIAL: fewer seeds than the others (3): fairnas (1)") for f in flags)
-    assert any(f.startswith("STALE?") for f in flags)
+    # one entry per commit with its run count; a dirty tree counts with its commit
+    assert "STALE?: runs made at code version(s) abc (1 runs), synthetic (3 runs); this checkout is x" in flags
     assert lines[0].startswith("Profile smoke") and "not comparable with paper numbers" in lines[0]
     assert "null std for 6 architectures" in lines[1]
 
