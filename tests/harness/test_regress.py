@@ -184,3 +184,19 @@ def test_committed_proxy_board_is_what_its_baseline_summarizes():
     assert not result.failed() and not result.new, result.lines()
     # methods x GT columns x checkpoints x (kendall_tau, mean_score), and each reference's KT per GT column
     assert result.checked == 16 * 3 * 5 * 2 + len(refs) * 3
+
+
+def test_committed_macro_board_is_what_its_baseline_summarizes():
+    """results/runs/suite-macro-proxy-2 (the runs behind reports/macro-proxy) against its baseline, as for the
+    proxy board: every method x 3 seeds plus the references, and at zero tolerance no cell below its CI low."""
+    path = REPO / "results" / "baselines" / "macro-proxy-macro-cifar10.parquet"
+    b = R.read_baseline(path)
+    assert (b.tolerance, b.score_tolerance) == (0.1, 1.0)
+    refs = set(b.meta["references"].split(","))
+    assert {"FLOPs", "#params", "synflow", "jacob_cov", "naswot"} <= refs
+    methods = b.rows[~b.rows.method.isin(refs)]
+    assert methods.method.nunique() == 16 and (methods.n_seeds == 3).all() and set(b.rows.profile) == {"macro-proxy"}
+    result = R.regress(REPO / "results" / "runs" / "suite-macro-proxy-2", path, tolerance=0.0, score_tolerance=0.0)
+    assert not result.failed() and not result.new, result.lines()
+    # one GT column (mean_acc): methods x checkpoints x (kendall_tau, mean_score), and each reference's KT
+    assert result.checked == 16 * 5 * 2 + len(refs)
