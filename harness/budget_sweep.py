@@ -8,6 +8,9 @@ only separate runs answer "what budget do I need?".
 - ``run_budgets(runs)``: run_path -> the run's budget (epoch-equivalents), from its manifest;
 - ``sweep_table(runs)``: one row per (group, method, budget): n_seeds, final KT mean / std / t-interval;
 - ``crossover(rows, level)``: the smallest budget whose mean KT passes ``level`` (or None);
+- ``infeasible_table(roots)`` / ``infeasible_lines``: the (method, budget) points a method refused (a suite's
+  ``infeasible.json`` records, e.g. GM-NAS whose gradient matching costs more than the budget), so a missing
+  point on the figure is explained, not silent;
 - ``against_base_lines(sweep, base)``: where each method's mean KT is above ``base``'s at the same total budget,
   and how much each of its lineages (a Few-Shot sub-supernet, a GM-NAS leaf: one-shot phase + own training)
   received there, so a split method can be compared with the base at the budget its lineages really got.
@@ -15,7 +18,10 @@ only separate runs answer "what budget do I need?".
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,3 +134,49 @@ def crossover_lines(sweep: pd.DataFrame, level: float, label: str) -> list[str]:
         )
     return lines
 
+
+
+INFEASIBLE_COLUMNS = ["space", "dataset", "profile", "method", BUDGET, "seed", "reason", RUN_PATH]
+
+
+def infeasible_table(roots: str | Path | Sequence[str | Path]) -> pd.DataFrame:
+    """One row per ``infeasible.json`` under ``roots`` (harness/suite.py record_infeasible) whose folder holds
+    no run since; an unreadable record is skipped (it explains a gap, it is not a result)."""
+    from supernet_bench.suite import INFEASIBLE_RECORD
+
+    rows = []
+    for root in [Path(r) for r in ([roots] if isinstance(roots, str | Path) else roots)]:
+        for path in sorted(root.rglob(INFEASIBLE_RECORD)):
+            if (path.parent / "manifest.json").exists():
+                continue
+            try:
+                record = json.loads(path.read_text())
+                config = record["config"]
+                rows.append(
+                    {
+                        "space": config["space"],
+                        "dataset": config.get("data", {}).get("dataset", config.get("dataset")),
+                        "profile": config["profile"],
+                        "method": record["method"],
+                        BUDGET: float(record["budget_epochs"]),
+                        "seed": int(record["seed"]),
+                        "reason": str(record["reason"]),
+                        RUN_PATH: path.parent.relative_to(root).as_posix(),
+                    }
+                )
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return pd.DataFrame(rows, columns=INFEASIBLE_COLUMNS)
+
+
+def infeasible_lines(table: pd.DataFrame, group: tuple) -> list[str]:
+    """One sentence per method with refused budgets in ``group`` (space, dataset, gt column, profile)."""
+    space, dataset, _, profile = group
+    mine = table[(table["space"] == space) & (table["profile"] == profile)]
+    mine = mine[mine["dataset"].isna() | (mine["dataset"] == dataset)]
+    lines = []
+    for method, rows in mine.groupby("method", sort=True):
+        budgets = ", ".join(f"{b:g}" for b in sorted(rows[BUDGET].unique()))
+        reason = rows["reason"].iloc[0]
+        lines.append(f"{method}: no run at {budgets} epoch-equivalents, the method refuses them: {reason}")
+    return lines

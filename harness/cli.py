@@ -319,7 +319,16 @@ def suite(
     import pandas as pd
     from supernet_bench.executors import EXECUTORS, ExecutorOptions, make_executor
     from supernet_bench.report import markdown_table
-    from supernet_bench.suite import BUSY, FAILED, load_suite, outcome_rows, plan, run_suite
+    from supernet_bench.suite import (
+        BUSY,
+        FAILED,
+        INFEASIBLE,
+        INFEASIBLE_RECORD,
+        load_suite,
+        outcome_rows,
+        plan,
+        run_suite,
+    )
 
     EXECUTORS.get(engine)  # unknown -> did you mean, before anything is planned
     if engine == "local" and gpus_per_run:
@@ -368,6 +377,13 @@ def suite(
         click.echo(f"FAILED {o.label}: {o.error}", err=True)
         if verbose and o.details:
             click.echo(o.details, err=True)
+    infeasible = [o for o in outcomes if o.status == INFEASIBLE]
+    if infeasible:
+        click.echo(
+            f"{len(infeasible)} run(s) refused their budget (recorded in {INFEASIBLE_RECORD}, not failures): "
+            + "; ".join(f"{o.label}: {o.error}" for o in infeasible[:3])
+            + (" ..." if len(infeasible) > 3 else "")
+        )
     busy = [o for o in outcomes if o.status == BUSY]
     if busy:
         click.echo(f"{len(busy)} run(s) were being written by another process; rerun the suite to confirm them")

@@ -39,7 +39,7 @@ from typing import Any
 
 from supernet_bench.archsample import check_sample_size
 from supernet_bench.config import RunConfig, config_diff, resolve_config
-from supernet_bench.core.errors import BenchError, UnknownNameError
+from supernet_bench.core.errors import BenchError, BudgetTooSmall, UnknownNameError
 from supernet_bench.core.registry import Registry
 from supernet_bench.divergence import Diverged
 from supernet_bench.lock import RunLocked
@@ -256,6 +256,8 @@ def _check_names(tasks: list[RunTask]) -> None:
 # running
 
 SKIPPED, RAN, RESUMED, REUSED, FAILED, BUSY = "skipped", "ran", "resumed", "reused", "failed", "busy"
+INFEASIBLE = "infeasible"  # the method refuses this budget (BudgetTooSmall): recorded, not a failure
+INFEASIBLE_RECORD = "infeasible.json"
 
 
 @dataclass
@@ -263,7 +265,7 @@ class RunOutcome:
     """What happened to one run of the suite."""
 
     label: str
-    status: str  # skipped (already complete) | ran | resumed | reused (adopted) | failed | busy (being written)
+    status: str  # skipped (complete) | ran | resumed | reused (adopted) | failed | busy (being written) | infeasible
     seconds: float = 0.0
     kendall_tau: float = math.nan  # final checkpoint, primary GT (NaN when unknown)
     error: str = ""  # one line for failed runs
@@ -326,7 +328,11 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: 
         status = RESUMED if store.has_state() else RAN
         log = _log_line(task.label) if lines else None  # per-checkpoint lines, from pool workers too
         protocol.run(task.config, task.out, data_dir=data_dir, resume=True, progress=progress, log=log)
+        (task.out / INFEASIBLE_RECORD).unlink(missing_ok=True)  # a budget refused under an older config
         return RunOutcome(task.label, status, time.perf_counter() - start, _final_kt(store))
+    except BudgetTooSmall as e:
+        record_infeasible(task, str(e))
+        return RunOutcome(task.label, INFEASIBLE, time.perf_counter() - start, error=str(e), retry=False)
     except RunLocked:
         return RunOutcome(task.label, BUSY, time.perf_counter() - start, error="being written by another process")
     except Diverged as e:
@@ -340,6 +346,24 @@ def execute(task: RunTask, data_dir: str | None, progress: bool = False, lines: 
             error=f"{type(e).__name__}: {message}",
             details=traceback.format_exc(),
         )
+
+
+def record_infeasible(task: RunTask, reason: str) -> None:
+    """Write ``infeasible.json`` where the run would be, so a report can say why a (method, budget) point is
+    missing (harness/budget_sweep.py) instead of showing a silent gap."""
+    from supernet_bench.core.atomic import atomic_write_json
+
+    config = task.config.to_dict()
+    record = {
+        "status": INFEASIBLE,
+        "method": task.config.method,
+        "budget_epochs": config.get("run", {}).get("budget_epochs"),
+        "seed": task.config.seed,
+        "reason": reason,
+        "config": config,
+    }
+    task.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(task.out / INFEASIBLE_RECORD, record)
 
 
 def run_suite(

@@ -20,6 +20,11 @@ class UnsupportedError(BenchError):
     """A method (or one of its policies) needs something the chosen space does not offer."""
 
 
+class BudgetTooSmall(BenchError):
+    """The run's budget cannot pay for what the method is configured to do (GM-NAS's gradient matching): a
+    property of the (method, budget) pair, so a suite records it as infeasible rather than failed."""
+
+
 class StorageError(BenchError):
     """A file or folder could not be written or created (disk full, read-only, a file in the way...)."""
 

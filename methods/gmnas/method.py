@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from supernet_bench.core.errors import BenchError
+from supernet_bench.core.errors import BenchError, BudgetTooSmall
 from supernet_bench.methods import register_method
 from supernet_bench.methods.base import Lineage, ScoringModel, TrainContext
 from supernet_bench.methods.gmnas.mincut import balanced_mincut
@@ -193,7 +193,7 @@ class GMNAS(SPOS):
                 edges = [max(1, math.floor(share * k)) for k in full_edges]
         gm_passes = m * sum(B**t * cost(edges[t]) for t in range(T))
         if self.gm_budget_fraction is None and gm_passes >= P:
-            raise BenchError(
+            raise BudgetTooSmall(
                 f"gmnas: {m} gradient-matching batches per edge cost {gm_passes} passes ({per_batch} per batch), "
                 f"not less than the run's budget of {P}; lower methods.gmnas.gm_batches"
             )

@@ -116,3 +116,32 @@ def test_tiny_sweep_report_has_the_budget_figure(tmp_path: Path, data_dir: Path)
     few = primary[primary["method"] == "fewshot"]
     assert (few["lineage_epochs"] < 0.9 * few["epoch_equiv"]).all()  # each sub-supernet got a share
     assert "fewshot vs spos at equal total budget: above at" in md and "each lineage got" in md
+
+
+@pytest.mark.data
+def test_a_refused_budget_is_recorded_as_infeasible_and_named_on_the_sweep(tmp_path: Path, data_dir: Path, capsys):
+    """GM-NAS's 10 matching batches (proxy profile) cost 800 passes: at a 1-epoch budget it refuses to run. The
+    suite records that (infeasible.json, exit status 0), and the sweep says why the point is missing."""
+    from supernet_bench.cli import main
+    from supernet_bench.core.errors import BudgetTooSmall
+    from supernet_bench.suite import INFEASIBLE_RECORD
+
+    overrides = [*TINY_OVERRIDES, "run.checkpoints=[1.0]"]
+    path = write_suite(tmp_path / "s.toml", profile="proxy", methods=["gmnas"], seeds=[0], budgets=[1.0, 2.0],
+                       overrides=overrides, gt="cifar10-valid_x-valid_hp200")  # fmt: skip
+    root = tmp_path / "runs"
+    assert main(["suite", str(path), "--out", str(root), "--data-dir", str(data_dir)]) == 0
+    assert "2 run(s) refused their budget" in capsys.readouterr().out
+    records = sorted(root.rglob(INFEASIBLE_RECORD))
+    assert len(records) == 2 and not list(root.rglob("manifest.json"))
+    assert json.loads(records[0].read_text())["status"] == "infeasible"
+    table = B.infeasible_table(root)
+    assert sorted(table["budget_epochs"]) == [1.0, 2.0] and set(table["method"]) == {"gmnas"}
+    lines = B.infeasible_lines(table, ("nb201", "cifar10", "cifar10-valid_x-valid_hp200", "proxy"))
+    assert len(lines) == 1 and lines[0].startswith("gmnas: no run at 1, 2 epoch-equivalents, the method refuses")
+    assert "gradient-matching batches" in lines[0]
+    assert B.infeasible_lines(table, ("nb201", "cifar10", "x", "smoke")) == []  # another board: not its gap
+    # a record next to a run made since (e.g. with fewer matching batches) no longer explains a gap
+    (records[0].parent / "manifest.json").write_text("{}")
+    assert len(B.infeasible_table(root)) == 1
+    assert issubclass(BudgetTooSmall, BenchError)  # one clear error when `run` is called directly
