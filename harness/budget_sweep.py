@@ -7,6 +7,9 @@ only separate runs answer "what budget do I need?".
 
 - ``run_budgets(runs)``: run_path -> the run's budget (epoch-equivalents), from its manifest;
 - ``sweep_table(runs)``: one row per (group, method, budget): n_seeds, final KT mean / std / t-interval;
+- ``lineage_matched_lines(sweep, base)``: each split method against ``base`` at the budget its lineages really
+  received (``base``'s KT interpolated in log-budget between its swept budgets): whether a split method's
+  deficit at equal total budget is a budget effect;
 - ``crossover(rows, level)``: the smallest budget whose mean KT passes ``level`` (or None);
 - ``infeasible_table(roots)`` / ``infeasible_lines``: the (method, budget) points a method refused (a suite's
   ``infeasible.json`` records, e.g. GM-NAS whose gradient matching costs more than the budget), so a missing
@@ -110,6 +113,44 @@ def against_base_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
             f"{method} vs {base} at equal total budget: above at "
             + (", ".join(above) if above else "none")
             + f" of {len(common)} budgets{per_lineage}"
+        )
+    return lines
+
+
+def base_at(base_rows: pd.DataFrame, budget: float) -> float | None:
+    """``base``'s mean final KT at ``budget`` epoch-equivalents, linear in log(budget) between its swept budgets;
+    None outside them (no extrapolation)."""
+    rows = base_rows.sort_values(BUDGET)
+    x, y = np.log(rows[BUDGET].to_numpy(dtype=np.float64)), rows[f"{KT}_mean"].to_numpy(dtype=np.float64)
+    if not len(x) or not x[0] - 1e-9 <= math.log(budget) <= x[-1] + 1e-9:
+        return None
+    return float(np.interp(math.log(budget), x, y))
+
+
+def lineage_matched_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
+    """One sentence per split method (lineages get < 99 % of the run): at each of its budgets, its KT against
+    ``base``'s at the epoch-equivalents one lineage received, and the count of budgets where it is above."""
+    if base not in set(sweep["method"]):
+        return []
+    ref = sweep[sweep["method"] == base]
+    lines = []
+    for method, rows in sweep[sweep["method"] != base].groupby("method", sort=True):
+        rows = rows.sort_values(BUDGET)
+        if not (rows[LINEAGE_EPOCHS] < 0.99 * rows["epoch_equiv"]).any():
+            continue
+        pairs, above = [], 0
+        for r in rows.itertuples():
+            lineage = getattr(r, LINEAGE_EPOCHS)
+            kt, at = getattr(r, f"{KT}_mean"), base_at(ref, lineage)
+            if at is None:
+                pairs.append(f"{r.budget_epochs:g}: {kt:+.2f} vs n/a ({lineage:.3g} per lineage, outside the sweep)")
+                continue
+            above += kt > at
+            pairs.append(f"{r.budget_epochs:g}: {kt:+.2f} vs {at:+.2f} at {lineage:.3g}")
+        compared = sum("n/a" not in p for p in pairs)
+        lines.append(
+            f"{method} vs {base} at the budget each lineage received (total budget: {method}'s KT vs {base}'s "
+            f"at that lineage budget): {'; '.join(pairs)}; above at {above} of {compared}"
         )
     return lines
 

@@ -562,6 +562,7 @@ def build_report(
             else:
                 lines = ["no free reference stored: run `supernet-bench references` for the crossover budgets"]
             lines += B.against_base_lines(g_sweep, base="spos")
+            lines += B.lineage_matched_lines(g_sweep, base="spos")
             lines += B.infeasible_lines(B.infeasible_table(roots), group)
             report.caveats[group][0].extend(lines)
             report.figures.append(

@@ -145,3 +145,24 @@ def test_a_refused_budget_is_recorded_as_infeasible_and_named_on_the_sweep(tmp_p
     (records[0].parent / "manifest.json").write_text("{}")
     assert len(B.infeasible_table(root)) == 1
     assert issubclass(BudgetTooSmall, BenchError)  # one clear error when `run` is called directly
+
+
+def test_lineage_matched_comparison_interpolates_the_base_in_log_budget():
+    sweep = pd.DataFrame(
+        {
+            "method": ["spos"] * 3 + ["fewshot"] * 2 + ["close-s"],
+            "budget_epochs": [10.0, 20.0, 40.0, 20.0, 40.0, 40.0],
+            "epoch_equiv": [10.0, 20.0, 40.0, 20.0, 40.0, 40.0],
+            "lineage_epochs": [10.0, 20.0, 40.0, 8.0, 20.0 * 2**0.5, 40.0],
+            "kendall_tau_mean": [0.0, 0.2, 0.4, 0.1, 0.25, 0.5],
+        }
+    )
+    spos = sweep[sweep["method"] == "spos"]
+    assert B.base_at(spos, 20.0 * 2**0.5) == pytest.approx(0.3)  # halfway between 20 and 40 in log2
+    assert B.base_at(spos, 8.0) is None and B.base_at(spos, 80.0) is None  # no extrapolation
+    # close-s never splits: no line; fewshot at 40 got 28.3 per lineage, where spos is 0.30 > 0.25
+    assert B.lineage_matched_lines(sweep, "spos") == [
+        "fewshot vs spos at the budget each lineage received (total budget: fewshot's KT vs spos's at that lineage "
+        "budget): 20: +0.10 vs n/a (8 per lineage, outside the sweep); 40: +0.25 vs +0.30 at 28.3; above at 0 of 1"
+    ]
+    assert B.lineage_matched_lines(sweep, "gmnas") == []
