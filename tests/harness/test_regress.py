@@ -168,35 +168,27 @@ def test_committed_smoke_baseline_is_well_formed():
     assert b.score_tolerance == 0.5  # LR 0 scores 9.80 %, below every cell's CI low (10.4-13.9) - 0.5
 
 
-def test_committed_proxy_board_is_what_its_baseline_summarizes():
-    """results/runs/suite-proxy-2 (the runs behind reports/proxy, with their reference estimators) against
-    results/baselines/proxy-nb201-cifar10: every method x 3 seeds plus the references, each metric with its own
-    tolerance, and at zero tolerance the runs sit at or above every cell's CI low, which fails if either file is
-    regenerated without the other."""
-    path = REPO / "results" / "baselines" / "proxy-nb201-cifar10.parquet"
+# (results root, baseline, profile, GT columns): the committed boards behind reports/proxy and reports/macro-proxy
+COMMITTED_BOARDS = {
+    "proxy": ("suite-proxy-2", "proxy-nb201-cifar10.parquet", "proxy", 3),
+    "macro-proxy": ("suite-macro-proxy-2", "macro-proxy-macro-cifar10.parquet", "macro-proxy", 1),
+}
+
+
+@pytest.mark.parametrize("board", sorted(COMMITTED_BOARDS))
+def test_committed_board_is_what_its_baseline_summarizes(board):
+    """A committed board's runs (with their reference estimators) against its baseline: every method x 3 seeds
+    plus the references, each metric with its own tolerance, and at zero tolerance the runs sit at or above every
+    cell's CI low, which fails if either file is regenerated without the other."""
+    root, baseline, profile, gt_columns = COMMITTED_BOARDS[board]
+    path = REPO / "results" / "baselines" / baseline
     b = R.read_baseline(path)
     assert (b.tolerance, b.score_tolerance) == (0.1, 1.0)
     refs = set(b.meta["references"].split(","))
     assert {"FLOPs", "#params", "synflow", "jacob_cov", "naswot"} <= refs
     methods = b.rows[~b.rows.method.isin(refs)]
-    assert methods.method.nunique() == 16 and (methods.n_seeds == 3).all() and set(b.rows.profile) == {"proxy"}
-    result = R.regress(REPO / "results" / "runs" / "suite-proxy-2", path, tolerance=0.0, score_tolerance=0.0)
+    assert methods.method.nunique() == 16 and (methods.n_seeds == 3).all() and set(b.rows.profile) == {profile}
+    result = R.regress(REPO / "results" / "runs" / root, path, tolerance=0.0, score_tolerance=0.0)
     assert not result.failed() and not result.new, result.lines()
     # methods x GT columns x checkpoints x (kendall_tau, mean_score), and each reference's KT per GT column
-    assert result.checked == 16 * 3 * 5 * 2 + len(refs) * 3
-
-
-def test_committed_macro_board_is_what_its_baseline_summarizes():
-    """results/runs/suite-macro-proxy-2 (the runs behind reports/macro-proxy) against its baseline, as for the
-    proxy board: every method x 3 seeds plus the references, and at zero tolerance no cell below its CI low."""
-    path = REPO / "results" / "baselines" / "macro-proxy-macro-cifar10.parquet"
-    b = R.read_baseline(path)
-    assert (b.tolerance, b.score_tolerance) == (0.1, 1.0)
-    refs = set(b.meta["references"].split(","))
-    assert {"FLOPs", "#params", "synflow", "jacob_cov", "naswot"} <= refs
-    methods = b.rows[~b.rows.method.isin(refs)]
-    assert methods.method.nunique() == 16 and (methods.n_seeds == 3).all() and set(b.rows.profile) == {"macro-proxy"}
-    result = R.regress(REPO / "results" / "runs" / "suite-macro-proxy-2", path, tolerance=0.0, score_tolerance=0.0)
-    assert not result.failed() and not result.new, result.lines()
-    # one GT column (mean_acc): methods x checkpoints x (kendall_tau, mean_score), and each reference's KT
-    assert result.checked == 16 * 5 * 2 + len(refs)
+    assert result.checked == 16 * gt_columns * 5 * 2 + len(refs) * gt_columns
