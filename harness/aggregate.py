@@ -394,23 +394,38 @@ def load_runs(root: str | Path | Sequence[str | Path]) -> RunSet:
 PROTOCOL_SECTIONS = ("run", "data", "supernet", "eval")  # config tables every method of a group must share
 
 
+def protocol_notes(
+    metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]], varying: tuple[str, ...] = ()
+) -> list[str]:
+    """The protocol-table part of ``config_notes``; ``varying`` names ``run`` keys a results root varies on
+    purpose (a budget sweep: ``budget_epochs``, and ``checkpoints`` of the runs it adopted), left out."""
+    protocol: dict[tuple, set[str]] = {}
+    keys = metrics[[RUN_PATH, "space", "dataset", "profile"]].drop_duplicates(RUN_PATH)
+    for run_path, space, dataset, profile in keys.itertuples(index=False, name=None):
+        config = with_defaults(manifests.get(run_path, {}).get("config", {}))
+        tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
+        for key in ("threads", "device", *varying):  # device: versions' device_type, checked in config_notes
+            tables["run"].pop(key, None)
+        protocol.setdefault((space, dataset, profile), set()).add(json.dumps(tables, sort_keys=True, default=str))
+    return [
+        f"{space}/{dataset}/profile {profile}: runs made under {len(v)} different protocol configs "
+        "(run/data/supernet/eval tables) are pooled; compare them in separate results roots"
+        for (space, dataset, profile), v in sorted(protocol.items())
+        if len(v) > 1
+    ]
+
+
 def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) -> list[str]:
     """Warn where runs pooled into one group (or one method's seeds) were made under different configs.
 
     A group's runs must share the protocol tables (run, data, supernet, eval; ``run.threads`` aside), and
     one method's seeds its hyperparameters; otherwise their statistics mix two experiments.
     """
-    protocol: dict[tuple, set[str]] = {}
     method_params: dict[tuple, set[str]] = {}
     recorded: dict[tuple, dict[str, set[str]]] = {}  # per group: each reproducing key's recorded values
     keys = metrics[[RUN_PATH, "space", "dataset", "profile", "method"]].drop_duplicates(RUN_PATH)
     for run_path, space, dataset, profile, method in keys.itertuples(index=False, name=None):
         manifest = manifests.get(run_path, {})
-        config = with_defaults(manifest.get("config", {}))  # keys declared since a run was made count as defaults
-        tables = {s: dict(config.get(s, {})) for s in PROTOCOL_SECTIONS}
-        tables["run"].pop("threads", None)
-        tables["run"].pop("device", None)  # where it ran is versions' device_type (and GPU keys), checked below
-        protocol.setdefault((space, dataset, profile), set()).add(json.dumps(tables, sort_keys=True, default=str))
         params = {k: manifest.get("method", {}).get(k) for k in ("params", "policies")}
         method_params.setdefault((space, dataset, profile, method), set()).add(
             json.dumps(params, sort_keys=True, default=str)
@@ -419,12 +434,7 @@ def config_notes(metrics: pd.DataFrame, manifests: dict[str, dict[str, Any]]) ->
         for key in REPRODUCING_KEYS:
             missing = "cpu" if key == "device_type" else "unknown"  # manifests before device_type: CPU runs
             group[key].add(str(manifest.get("versions", {}).get(key, missing)))
-    notes = [
-        f"{space}/{dataset}/profile {profile}: runs made under {len(v)} different protocol configs "
-        "(run/data/supernet/eval tables) are pooled; compare them in separate results roots"
-        for (space, dataset, profile), v in sorted(protocol.items())
-        if len(v) > 1
-    ]
+    notes = protocol_notes(metrics, manifests)  # keys declared since a run was made count as defaults
     notes += [
         f"{method} on {space}/{dataset}/profile {profile}: seeds ran with {len(v)} different hyperparameter sets"
         for (space, dataset, profile, method), v in sorted(method_params.items())

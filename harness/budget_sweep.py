@@ -31,6 +31,7 @@ import pandas as pd
 from supernet_bench.aggregate import GROUP_KEYS, KT, RUN_PATH, RunSet, seed_stats
 
 BUDGET = "budget_epochs"
+SWEEP_VARIES = (BUDGET, "checkpoints")  # run keys a sweep varies on purpose (checkpoints: runs it adopted)
 
 
 def run_budgets(runs: RunSet) -> dict[str, float]:

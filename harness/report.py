@@ -37,6 +37,7 @@ from supernet_bench.aggregate import (
     group_slug,
     groups,
     load_runs,
+    protocol_notes,
     select_group,
     summarize,
 )
@@ -505,6 +506,10 @@ def build_report(
     where = f"Results root `{roots[0]}`" if len(roots) == 1 else f"Results roots {', '.join(f'`{r}`' for r in roots)}"
     sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
     if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure
+        # budgets (and the checkpoints of adopted runs) differ on purpose; any other protocol difference is flagged
+        unintended = set(protocol_notes(runs.metrics, runs.manifests))
+        intended = protocol_notes(runs.metrics, runs.manifests, varying=B.SWEEP_VARIES)
+        runs.notes = [n for n in runs.notes if n not in unintended] + intended
         runs.notes.append(
             "budget sweep: the leaderboard and curves show each method's largest budget; the budget-sweep "
             "figure shows every budget (separate runs, each a full schedule)"

@@ -116,6 +116,10 @@ def test_tiny_sweep_report_has_the_budget_figure(tmp_path: Path, data_dir: Path)
     few = primary[primary["method"] == "fewshot"]
     assert (few["lineage_epochs"] < 0.9 * few["epoch_equiv"]).all()  # each sub-supernet got a share
     assert "fewshot vs spos at equal total budget: above at" in md and "each lineage got" in md
+    # the budgets differ on purpose: not flagged as pooled protocol configs, which they are without the sweep
+    assert len(A.protocol_notes(runs.metrics, runs.manifests)) == 1
+    assert A.protocol_notes(runs.metrics, runs.manifests, varying=B.SWEEP_VARIES) == []
+    assert "different protocol configs" not in md
 
 
 @pytest.mark.data
