@@ -7,6 +7,7 @@ without pyplot, so no GUI backend is ever touched; ``save`` writes it with the A
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +178,8 @@ def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", note
 
     sweep: ``harness.budget_sweep.sweep_table`` rows of one group; refs: its leaderboard reference rows.
     """
-    fig = _figure(12, 4.8 + 0.16 * len(notes or []))
+    text = "\n".join(textwrap.fill(n, 200, subsequent_indent="    ") for n in notes or [])  # none cut off
+    fig = _figure(12, 4.8 + 0.16 * (text.count("\n") + 1 if text else 0))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, column, label in (
         (axes[0], "budget_epochs", "training budget, epoch-equivalents (separate runs, each a full schedule)"),
@@ -200,8 +202,7 @@ def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", note
     axes[0].set_xticks(budgets, [f"{b:g}" for b in budgets])
     axes[0].set_ylabel("final Kendall tau (mean, 95% t-band over seeds)", fontsize=8)
     axes[0].legend(fontsize=7, loc="best")
-    text = (title + "\n" if title else "") + "\n".join(notes or [])
-    fig.suptitle(text, fontsize=7, x=0.01, ha="left")
+    fig.suptitle((title + "\n" if title else "") + text, fontsize=7, x=0.01, ha="left")
     return fig
 
 
