@@ -15,8 +15,9 @@ only separate runs answer "what budget do I need?".
   ``infeasible.json`` records, e.g. GM-NAS whose gradient matching costs more than the budget), so a missing
   point on the figure is explained, not silent;
 - ``against_base_lines(sweep, base)``: where each method's mean KT is above ``base``'s at the same total budget,
-  and how much each of its lineages (a Few-Shot sub-supernet, a GM-NAS leaf: one-shot phase + own training)
-  received there, so a split method can be compared with the base at the budget its lineages really got.
+  and how much training is behind each of its lineages' weights (a Few-Shot sub-supernet: one-shot phase + own
+  training; a GM-NAS leaf after its restart: its own) there, so a split method can be compared with the base at
+  the budget its lineages really got.
 """
 
 from __future__ import annotations
@@ -57,16 +58,18 @@ def largest_budget_runs(runs: RunSet) -> pd.DataFrame:
 
 
 LINEAGE_EPOCHS = "lineage_epochs"
-"""Epoch-equivalents behind one lineage's ranking (one-shot phase + its own training), mean over lineages."""
+"""Epoch-equivalents behind one lineage's weights (the one-shot phase it inherits + its own training; its own
+only after GM-NAS's restart), mean over lineages."""
 
 
 def lineage_share(runs: RunSet) -> pd.Series:
-    """run_path -> mean over the run's lineages of lineage_passes / passes at its final checkpoint (1.0 for a
-    method that never splits; runs without lineages.parquet count as one lineage)."""
+    """run_path -> mean over the run's lineages of weight_passes / passes at its final checkpoint: the share of
+    the budget that trained the weights each lineage ranks with (1.0 for a method that never splits; runs
+    without lineages.parquet count as one lineage). Passes of ancestors a restart discarded do not count."""
     lineages = runs.final_lineages()
     if lineages.empty:
         return pd.Series(dtype=np.float64, name="share")
-    share = (lineages["lineage_passes"] / lineages["passes"]).groupby(lineages[RUN_PATH]).mean()
+    share = (lineages["weight_passes"] / lineages["passes"]).groupby(lineages[RUN_PATH]).mean()
     return share.rename("share")
 
 

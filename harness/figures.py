@@ -173,8 +173,9 @@ def final_kt_figure(board: pd.DataFrame, title: str = "") -> Figure:
 def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", notes: list[str] | None = None) -> Figure:
     """Final KT against the training budget (log x), one line per method with its 95% t-band over seeds,
     reference estimators as grey lines; each point is a separate run with its own full schedule. The right
-    panel puts the same points at the epoch-equivalents each lineage received (one-shot phase + own
-    training; the total for a method that never splits), where split methods are compared fairly.
+    panel puts the same points at the epoch-equivalents behind each lineage's weights (one-shot phase + own
+    training, own only after GM-NAS's restart; the total for a method that never splits), where split methods
+    are compared fairly.
 
     sweep: ``harness.budget_sweep.sweep_table`` rows of one group; refs: its leaderboard reference rows.
     """
@@ -183,7 +184,7 @@ def budget_figure(sweep: pd.DataFrame, refs: pd.DataFrame, title: str = "", note
     axes = fig.subplots(1, 2, sharey=True)
     for ax, column, label in (
         (axes[0], "budget_epochs", "training budget, epoch-equivalents (separate runs, each a full schedule)"),
-        (axes[1], "lineage_epochs", "epoch-equivalents per lineage (sub-supernet / leaf incl. the one-shot phase)"),
+        (axes[1], "lineage_epochs", "epoch-equivalents behind each lineage's weights (sub-supernet / leaf)"),
     ):
         for method, g in sweep.groupby("method", sort=True):
             g = g.sort_values("budget_epochs")

@@ -79,12 +79,15 @@ def test_lineage_epochs_scale_the_budget_by_each_runs_lineage_share(tmp_path: Pa
                 write_run(tmp_path, method=method, seed=seed, kt=(0.0, 0.1 * seed + budget / 100), out=out,
                           archs=[f"{method}{budget}-{seed}-{i}" for i in range(6)],  # distinct predictions
                           config={"method": method, "seed": seed, "run": {"budget_epochs": budget}})  # fmt: skip
-                if shares is not None:  # two lineages holding half and a quarter of the run's 100 passes
+                # two lineages whose weights carry half and a quarter of the run's 100 passes (a restart dropped
+                # the rest: lineage_passes, which counts ancestors' passes, is not what their weights trained on)
+                if shares is not None:
                     keys = {"run_id": "x", "method": method, "space": "nb201", "dataset": "cifar10",
                             "profile": "smoke", "seed": seed, "checkpoint": 1, "passes": 100}  # fmt: skip
                     RunStore(out).write_lineages([
-                        keys | {"lineage": str(i), "own_passes": 1, "lineage_passes": int(100 * sh), "weight_passes": 1,
-                                "n_archs": 3, "kendall_tau": 0.0, "global_kendall_tau": 0.0, "best_arch": "a",
+                        keys | {"lineage": str(i), "own_passes": 1, "lineage_passes": 100,
+                                "weight_passes": int(100 * sh), "n_archs": 3, "kendall_tau": 0.0,
+                                "global_kendall_tau": 0.0, "best_arch": "a",
                                 "best_score": 0.0, "best_gt": 0.0, "selected": i == 0}  # fmt: skip
                         for i, sh in enumerate(shares)
                     ])
