@@ -142,16 +142,15 @@ def lineage_matched_lines(sweep: pd.DataFrame, base: str = "spos") -> list[str]:
         rows = rows.sort_values(BUDGET)
         if not (rows[LINEAGE_EPOCHS] < 0.99 * rows["epoch_equiv"]).any():
             continue
-        pairs, above = [], 0
+        pairs, above, compared = [], 0, 0
         for r in rows.itertuples():
             lineage = getattr(r, LINEAGE_EPOCHS)
             kt, at = getattr(r, f"{KT}_mean"), base_at(ref, lineage)
             if at is None:
                 pairs.append(f"{r.budget_epochs:g}: {kt:+.2f} vs n/a ({lineage:.3g} per lineage, outside the sweep)")
                 continue
-            above += kt > at
+            above, compared = above + (kt > at), compared + 1
             pairs.append(f"{r.budget_epochs:g}: {kt:+.2f} vs {at:+.2f} at {lineage:.3g}")
-        compared = sum("n/a" not in p for p in pairs)
         lines.append(
             f"{method} vs {base} at the budget each lineage received (total budget: {method}'s KT vs {base}'s "
             f"at that lineage budget): {'; '.join(pairs)}; above at {above} of {compared}"
@@ -180,7 +179,6 @@ def crossover_lines(sweep: pd.DataFrame, level: float, label: str) -> list[str]:
     return lines
 
 
-
 INFEASIBLE_COLUMNS = ["space", "dataset", "profile", "method", BUDGET, "seed", "reason", RUN_PATH]
 
 
@@ -200,11 +198,11 @@ def infeasible_table(roots: str | Path | Sequence[str | Path]) -> pd.DataFrame:
                 rows.append(
                     {
                         "space": config["space"],
-                        "dataset": config.get("data", {}).get("dataset", config.get("dataset")),
+                        "dataset": config["data"]["dataset"],
                         "profile": config["profile"],
-                        "method": record["method"],
-                        BUDGET: float(record["budget_epochs"]),
-                        "seed": int(record["seed"]),
+                        "method": config["method"],
+                        BUDGET: float(config["run"]["budget_epochs"]),
+                        "seed": int(config["seed"]),
                         "reason": str(record["reason"]),
                         RUN_PATH: path.parent.relative_to(root).as_posix(),
                     }
@@ -217,8 +215,7 @@ def infeasible_table(roots: str | Path | Sequence[str | Path]) -> pd.DataFrame:
 def infeasible_lines(table: pd.DataFrame, group: tuple) -> list[str]:
     """One sentence per method with refused budgets in ``group`` (space, dataset, gt column, profile)."""
     space, dataset, _, profile = group
-    mine = table[(table["space"] == space) & (table["profile"] == profile)]
-    mine = mine[mine["dataset"].isna() | (mine["dataset"] == dataset)]
+    mine = table[(table["space"] == space) & (table["dataset"] == dataset) & (table["profile"] == profile)]
     lines = []
     for method, rows in mine.groupby("method", sort=True):
         budgets = ", ".join(f"{b:g}" for b in sorted(rows[BUDGET].unique()))

@@ -81,13 +81,12 @@ def board_flags(runs: RunSet, group: tuple[Any, ...], board: pd.DataFrame, curre
         flags.append(f"PARTIAL: fewer seeds than the others ({most}): {', '.join(short)}")
     if runs.incomplete:
         flags.append(f"PARTIAL: {len(runs.incomplete)} incomplete run(s) under the results root are left out")
-    shas = Counter(m.get("versions", {}).get("git_sha", "unknown") for m in _group_manifests(runs, group))
-    if current_sha != "unknown" and any(s.removesuffix("-dirty") != current_sha.removesuffix("-dirty") for s in shas):
-        # one entry per commit (a dirty tree counts with its commit), with how many runs it made
-        commits = Counter()
-        for sha, n in shas.items():
-            commits[sha.removesuffix("-dirty")[:10]] += n
-        listed = ", ".join(f"{sha} ({n} runs)" for sha, n in sorted(commits.items()))
+    # one entry per commit (a dirty tree counts with its commit), with how many runs it made
+    commits = Counter(
+        m.get("versions", {}).get("git_sha", "unknown").removesuffix("-dirty") for m in _group_manifests(runs, group)
+    )
+    if current_sha != "unknown" and any(c != current_sha.removesuffix("-dirty") for c in commits):
+        listed = ", ".join(f"{c[:10]} ({n} runs)" for c, n in sorted(commits.items()))
         flags.append(f"STALE?: runs made at code version(s) {listed}; this checkout is {current_sha[:10]}")
     prefix = f"{space}/{dataset}/profile {profile}"
     flags += [f"POOLED: {n}" for n in runs.notes if n.startswith(prefix) or f" on {prefix}" in n]

@@ -505,6 +505,7 @@ def build_report(
     runs = load_runs(roots)
     where = f"Results root `{roots[0]}`" if len(roots) == 1 else f"Results roots {', '.join(f'`{r}`' for r in roots)}"
     sweep = B.sweep_table(runs) if B.is_sweep(runs) else pd.DataFrame()
+    infeasible = B.infeasible_table(roots) if not sweep.empty else None  # refused budgets, read once
     if not sweep.empty:  # a budget sweep: the board is each method's largest budget, the sweep its own figure
         # budgets (and the checkpoints of adopted runs) differ on purpose; any other protocol difference is flagged
         unintended = set(protocol_notes(runs.metrics, runs.manifests))
@@ -568,7 +569,7 @@ def build_report(
                 lines = ["no free reference stored: run `supernet-bench references` for the crossover budgets"]
             lines += B.against_base_lines(g_sweep, base="spos")
             lines += B.lineage_matched_lines(g_sweep, base="spos")
-            lines += B.infeasible_lines(B.infeasible_table(roots), group)
+            lines += B.infeasible_lines(infeasible, group)
             report.caveats[group][0].extend(lines)
             report.figures.append(
                 (F.save(F.budget_figure(g_sweep, refs, name, lines), fig_dir / f"budget_sweep_{slug}.png"),

@@ -353,15 +353,7 @@ def record_infeasible(task: RunTask, reason: str) -> None:
     missing (harness/budget_sweep.py) instead of showing a silent gap."""
     from supernet_bench.core.atomic import atomic_write_json
 
-    config = task.config.to_dict()
-    record = {
-        "status": INFEASIBLE,
-        "method": task.config.method,
-        "budget_epochs": config.get("run", {}).get("budget_epochs"),
-        "seed": task.config.seed,
-        "reason": reason,
-        "config": config,
-    }
+    record = {"status": INFEASIBLE, "reason": reason, "config": task.config.to_dict()}
     task.out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(task.out / INFEASIBLE_RECORD, record)
 
